@@ -1,0 +1,100 @@
+"""Spec -> Airflow DAG: one DAG per workflow, typed Params, one operator per task."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Param
+
+from airflow_mlops_dag_factory.params import param_schema
+from airflow_mlops_dag_factory.runtime import run_task
+from airflow_mlops_dag_factory.spec import ParamSpec, TaskSpec, WorkflowSpec
+from airflow_mlops_dag_factory.store import LoadResult, StoredWorkflow
+
+log = logging.getLogger(__name__)
+
+MLOPS_TAG = "mlops"
+# Fixed and in the past: with catchup off, a scheduled workflow starts with its latest interval.
+START_DATE = pendulum.datetime(2024, 1, 1, tz="UTC")
+
+
+def build_dags(result: LoadResult) -> dict[str, DAG]:
+    """Build every loadable workflow; one that fails to build is logged and skipped, never raised."""
+    dags: dict[str, DAG] = {}
+    for workflow in result.workflows:
+        try:
+            dags[workflow.spec.name] = build_dag(workflow)
+        except Exception:
+            log.exception("MLOps workflow %r (id %s, version %s) could not be built into a DAG",
+                          workflow.spec.name, workflow.workflow_id, workflow.version)
+    return dags
+
+
+def build_dag(workflow: StoredWorkflow) -> DAG:
+    spec = workflow.spec
+    default_args = {
+        "owner": spec.owner,
+        "retries": spec.retries,
+        "retry_delay": timedelta(seconds=spec.retry_delay_seconds),
+    }
+    if spec.execution_timeout_seconds:
+        default_args["execution_timeout"] = timedelta(seconds=spec.execution_timeout_seconds)
+    dag = DAG(
+        dag_id=spec.name,
+        description=spec.description.splitlines()[0][:200] if spec.description else None,
+        doc_md=_dag_doc(workflow),
+        schedule=spec.schedule,
+        start_date=START_DATE,
+        catchup=False,
+        tags=sorted({MLOPS_TAG, *spec.tags}),
+        params={name: to_param(p) for name, p in spec.params.items()},
+        default_args=default_args,
+        is_paused_upon_creation=not workflow.active,
+    )
+    operators = {task.name: _operator(dag, workflow, task) for task in spec.tasks}
+    for task in spec.tasks:
+        for upstream in task.depends_on:
+            operators[upstream] >> operators[task.name]
+    return dag
+
+
+def to_param(param: ParamSpec) -> Param:
+    """A typed Airflow Param: the trigger form shows the right widget and the server validates the value."""
+    if param.required and param.default is None:
+        return Param(description=param.description or None, **param_schema(param))
+    return Param(param.default, description=param.description or None, **param_schema(param))
+
+
+def _operator(dag: DAG, workflow: StoredWorkflow, task: TaskSpec) -> PythonOperator:
+    extra = {}
+    if task.retries is not None:
+        extra["retries"] = task.retries
+    if task.timeout_seconds:
+        extra["execution_timeout"] = timedelta(seconds=task.timeout_seconds)
+    return PythonOperator(
+        dag=dag,
+        task_id=task.name,
+        python_callable=run_task,
+        op_kwargs={"workflow_id": workflow.workflow_id, "task_name": task.name, "built_version": workflow.version},
+        doc_md=f"{task.description}\n\n{_code_block(task.code)}",
+        **extra,
+    )
+
+
+def _dag_doc(workflow: StoredWorkflow) -> str:
+    spec: WorkflowSpec = workflow.spec
+    lines = [f"# {spec.name}", "", spec.description, "",
+             f"MLOps workflow `{workflow.workflow_id}`, version {workflow.version}.", "",
+             "| task | depends on |", "|---|---|"]
+    lines += [f"| `{t.name}` | {', '.join(f'`{d}`' for d in t.depends_on) or '-'} |" for t in spec.tasks]
+    return "\n".join(lines)
+
+
+def _code_block(code: str) -> str:
+    """A Markdown fence longer than any backtick run in the code, so user code cannot break out of it."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", code)), default=0))
+    return f"{fence}python\n{code}\n{fence}"

@@ -1,0 +1,78 @@
+"""What runs inside an MLOps task on an Airflow worker.
+
+The code executed is that of the workflow version **pinned for the run**, not whatever the workflow
+holds now, so editing a workflow never changes a run that already started. The pin is, in order:
+the version in the run's conf (``__mlops__.version``, set by the plugin's trigger), else the newest
+version saved at or before the run's ``run_after`` (runs from Airflow's own trigger or schedule),
+else the version the DAG was built from.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import logging
+import traceback
+from datetime import datetime
+from typing import Any
+
+from airflow_mlops_dag_factory import store
+from airflow_mlops_dag_factory.usercode import FUNCTION_NAME, compile_task_code
+
+log = logging.getLogger(__name__)
+
+PIN_CONF_KEY = "__mlops__"
+
+
+def run_task(workflow_id: str, task_name: str, built_version: int, **context: Any) -> Any:
+    """``python_callable`` of every MLOps python task; its return value becomes the task's XCom."""
+    version = pinned_version(workflow_id, built_version, context)
+    spec = store.load_version_spec(workflow_id, version)
+    task = spec.task(task_name)
+    if task is None:
+        raise LookupError(f"task {task_name!r} does not exist in version {version} of workflow {spec.name!r}")
+    upstream = {name: context["ti"].xcom_pull(task_ids=name) for name in task.depends_on}
+    filename = f"<mlops {spec.name}.{task_name} v{version}>"
+    code = compile_task_code(task.code, filename)
+    namespace: dict[str, Any] = {
+        "__name__": f"mlops.{spec.name}.{task_name}",
+        "__builtins__": builtins,
+        **{name: value for name, value in upstream.items() if name.isidentifier() and not keyword.iskeyword(name)},
+        "params": user_params(context.get("params") or {}),
+        "context": context,
+        "upstream": upstream,
+    }
+    log.info("MLOps: running task %r of workflow %r at version %d", task_name, spec.name, version)
+    exec(code, namespace)  # defines the function only; the user's code runs on the next line
+    try:
+        return namespace[FUNCTION_NAME]()
+    except Exception as exc:
+        log.error("MLOps task %r failed in the workflow's code:\n%s", task_name, user_traceback(exc, filename))
+        raise
+
+
+def user_traceback(exc: BaseException, filename: str) -> str:
+    """The traceback from the user's first frame on, with their line numbers and source lines."""
+    tb = traceback.TracebackException.from_exception(exc)
+    first = next((i for i, frame in enumerate(tb.stack) if frame.filename == filename), 0)
+    tb.stack = traceback.StackSummary.from_list(tb.stack[first:])
+    return "".join(tb.format())
+
+
+def pinned_version(workflow_id: str, built_version: int, context: dict[str, Any]) -> int:
+    dag_run = context.get("dag_run")
+    conf = getattr(dag_run, "conf", None) or {}
+    pin = conf.get(PIN_CONF_KEY)
+    if isinstance(pin, dict) and isinstance(pin.get("version"), int):
+        return pin["version"]
+    run_after: datetime | None = getattr(dag_run, "run_after", None)
+    if run_after is not None:
+        number = store.version_in_effect(workflow_id, run_after)
+        if number is not None:
+            return number
+    return built_version
+
+
+def user_params(params: Any) -> dict[str, Any]:
+    """The run's params as a plain dict, without the plugin's own pin."""
+    return {k: v for k, v in dict(params).items() if k != PIN_CONF_KEY}

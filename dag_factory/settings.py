@@ -1,0 +1,70 @@
+"""The ``[mlops]`` configuration options: their defaults live here, once.
+
+The provider info (``airflow_mlops.provider_info``) documents them from this table, and every process
+(api-server, dag-processor, workers) reads them through Airflow's config, so ``AIRFLOW__MLOPS__*``
+environment variables and ``airflow.cfg`` both work.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    default: str
+    description: str
+    example: str | None = None
+    type: str = "string"
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "sql_alchemy_conn", "",
+        "SQLAlchemy URL of the plugin's own tables (workflows, versions, runs, audit). Empty means a SQLite "
+        "file ``mlops.db`` in AIRFLOW_HOME. The DAG processor and workers read it directly because they "
+        "cannot reach Airflow's database; give them a read-only role in production.",
+        "postgresql+psycopg://mlops@db:5432/mlops",
+    ),
+    Option(
+        "cache_dir", "",
+        "Folder where the DAG loader keeps the last good copy of the workflow specs, served when the plugin "
+        "database is unreachable. Empty means ``mlops_cache`` in AIRFLOW_HOME.",
+    ),
+    Option(
+        "dag_bundle", "dags-folder",
+        "Name of the DAG bundle holding ``mlops_workflows.py``; used for priority parse requests after a save.",
+    ),
+    Option(
+        "dag_file", "mlops_workflows.py",
+        "Path of the MLOps DAG file relative to its bundle; used for priority parse requests after a save.",
+    ),
+    Option(
+        "db_connect_timeout", "10",
+        "Seconds the DAG loader waits for the plugin database before serving the cached specs.",
+        type="integer",
+    ),
+)
+DEFAULTS = {o.key: o.default for o in OPTIONS}
+
+
+def get(key: str) -> str:
+    """Value of ``[mlops] key`` with its documented default (works in every Airflow process)."""
+    from airflow.sdk.configuration import conf
+
+    return conf.get("mlops", key, fallback=DEFAULTS[key])
+
+
+def airflow_home() -> Path:
+    return Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
+
+
+def database_url() -> str:
+    return get("sql_alchemy_conn") or f"sqlite:///{airflow_home() / 'mlops.db'}"
+
+
+def cache_dir() -> Path:
+    return Path(get("cache_dir") or airflow_home() / "mlops_cache")

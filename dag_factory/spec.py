@@ -1,0 +1,102 @@
+"""The workflow spec: the contract between the plugin (which writes it) and the DAG factory (which reads it).
+
+A spec is plain JSON once serialised, carries ``schema_version`` and is stored whole in every immutable
+version row, so a run pinned to a version can always rebuild exactly the code it started with.
+Parsing is strict (unknown fields and wrong types are errors, never silently coerced); the semantic rules
+(cycles, names, code syntax, cron...) live in :mod:`validate`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticValidationError
+
+from airflow_mlops_dag_factory.errors import FieldError
+
+SCHEMA_VERSION = 1
+
+ParamType = Literal["string", "integer", "number", "boolean", "enum", "array", "object"]
+TaskType = Literal["python"]
+
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+class _StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ParamSpec(_StrictModel):
+    """One typed run parameter; becomes an Airflow ``Param`` (and so a typed field in the trigger form)."""
+
+    type: ParamType
+    default: Any = None
+    description: str = ""
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    enum: list[Any] | None = None
+    items: Literal["string", "integer", "number", "boolean"] | None = None
+
+
+class TaskSpec(_StrictModel):
+    """One task of a workflow: its code runs on an Airflow worker."""
+
+    name: str
+    type: TaskType = "python"
+    code: str = ""
+    depends_on: list[str] = Field(default_factory=list)
+    retries: NonNegativeInt | None = None
+    timeout_seconds: NonNegativeInt | None = None
+    description: str = ""
+
+
+class WorkflowSpec(_StrictModel):
+    """A whole workflow: the name becomes the Airflow dag_id."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    name: str
+    description: str = ""
+    schedule: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    owner: str = "airflow"
+    params: dict[str, ParamSpec] = Field(default_factory=dict)
+    retries: NonNegativeInt = 0
+    retry_delay_seconds: NonNegativeInt = 300
+    execution_timeout_seconds: NonNegativeInt | None = None
+    tasks: list[TaskSpec] = Field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; the stored form of a version."""
+        return self.model_dump(mode="json")
+
+    def task(self, name: str) -> TaskSpec | None:
+        return next((t for t in self.tasks if t.name == name), None)
+
+
+def error_path(loc: tuple[int | str, ...]) -> str:
+    """Turn a pydantic location ``('tasks', 2, 'code')`` into the path users read: ``tasks[2].code``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "$"
+
+
+def parse_spec(data: Any) -> tuple[WorkflowSpec | None, list[FieldError]]:
+    """Parse a JSON document into a :class:`WorkflowSpec`, returning every type error with its path."""
+    if not isinstance(data, dict):
+        return None, [FieldError("$", "a workflow must be a JSON object")]
+    try:
+        return WorkflowSpec.model_validate(data), []
+    except PydanticValidationError as exc:
+        errors = []
+        for err in exc.errors(include_url=False):
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            message = err["msg"]
+            if err["type"] == "extra_forbidden":
+                message = "unknown field"
+            errors.append(FieldError(error_path(loc), message))
+        return None, errors

@@ -1,0 +1,190 @@
+"""Read-only access to the plugin's tables for the DAG file and the task runtime.
+
+It never raises into the DAG file: a DAG file that raises marks every generated DAG stale at once and
+freezes their running runs. When the database cannot be read it serves the last good specs from a
+local cache file and logs why. Rows whose spec no longer validates are skipped and reported; the
+others load. The whole load is one query, whatever the number of workflows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, and_, column, select, table
+from sqlalchemy.engine import Engine
+
+from airflow_mlops_dag_factory import settings
+from airflow_mlops_dag_factory.database import get_engine
+from airflow_mlops_dag_factory.errors import FieldError
+from airflow_mlops_dag_factory.spec import WorkflowSpec
+from airflow_mlops_dag_factory.validate import validate_document
+
+log = logging.getLogger(__name__)
+
+# The columns this module reads; the plugin's models own the full tables (a test keeps them in step).
+workflow_table = table(
+    "mlops_workflow",
+    column("id", String),
+    column("name", String),
+    column("active", Boolean),
+    column("current_version", Integer),
+)
+version_table = table(
+    "mlops_workflow_version",
+    column("workflow_id", String),
+    column("number", Integer),
+    column("spec", JSON),
+    column("created_at", DateTime(timezone=True)),
+)
+
+CACHE_FILE = "specs.json"
+
+
+@dataclass(frozen=True)
+class StoredWorkflow:
+    """A workflow as the DAG factory needs it: the spec of its current version."""
+
+    workflow_id: str
+    version: int
+    active: bool
+    spec: WorkflowSpec
+
+
+@dataclass(frozen=True)
+class SkippedWorkflow:
+    workflow_id: str
+    name: str
+    version: int
+    errors: list[FieldError]
+
+
+@dataclass
+class LoadResult:
+    workflows: list[StoredWorkflow] = field(default_factory=list)
+    skipped: list[SkippedWorkflow] = field(default_factory=list)
+    source: Literal["database", "cache", "none"] = "database"
+    error: str | None = None
+
+
+def load_workflows(dag_id: str | None = None, url: str | None = None, cache_dir: Path | None = None) -> LoadResult:
+    """All workflows (or only ``dag_id``, as a worker needs), from the database or else the last good cache."""
+    url = url or settings.database_url()
+    cache_dir = cache_dir or settings.cache_dir()
+    try:
+        rows = _fetch_current(get_engine(url), dag_id)
+    except Exception as exc:  # any DB failure: unreachable, locked, missing tables, bad URL...
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        return _from_cache(cache_dir, dag_id, reason)
+    result = _parse_rows(rows)
+    for skipped in result.skipped:
+        log.error(
+            "MLOps workflow %r (id %s, version %s) is invalid and was not loaded: %s",
+            skipped.name, skipped.workflow_id, skipped.version, "; ".join(str(e) for e in skipped.errors),
+        )
+    if dag_id is None:
+        _write_cache(cache_dir, rows, result)
+    return result
+
+
+def _fetch_current(engine: Engine, dag_id: str | None) -> list[dict[str, Any]]:
+    query = (
+        select(workflow_table.c.id, workflow_table.c.name, workflow_table.c.active,
+               version_table.c.number, version_table.c.spec)
+        .select_from(workflow_table.join(version_table, and_(
+            version_table.c.workflow_id == workflow_table.c.id,
+            version_table.c.number == workflow_table.c.current_version,
+        )))
+        .order_by(workflow_table.c.name)
+    )
+    if dag_id is not None:
+        query = query.where(workflow_table.c.name == dag_id)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _parse_rows(rows: list[dict[str, Any]]) -> LoadResult:
+    result = LoadResult()
+    for row in rows:
+        spec, errors = validate_document(row["spec"])
+        if spec is not None and spec.name != row["name"]:
+            spec, errors = None, [FieldError("name", f"spec name {spec.name!r} differs from the row's {row['name']!r}")]
+        if spec is None:
+            result.skipped.append(SkippedWorkflow(row["id"], row["name"], row["number"], errors))
+        else:
+            result.workflows.append(StoredWorkflow(row["id"], row["number"], bool(row["active"]), spec))
+    return result
+
+
+def _write_cache(cache_dir: Path, rows: list[dict[str, Any]], result: LoadResult) -> None:
+    """Atomically replace the cache with what was just read (best effort: a failure only costs the fallback)."""
+    payload = {
+        "written_at": datetime.now(timezone.utc).isoformat(),
+        "rows": rows,
+        "skipped": [
+            {"workflow_id": s.workflow_id, "name": s.name, "version": s.version,
+             "errors": [e.to_dict() for e in s.errors]}
+            for s in result.skipped
+        ],
+    }
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".specs-", suffix=".json")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(payload, fh)
+        os.replace(tmp, cache_dir / CACHE_FILE)
+    except OSError as exc:
+        log.warning("MLOps: could not write the spec cache in %s: %s", cache_dir, exc)
+
+
+def _from_cache(cache_dir: Path, dag_id: str | None, reason: str) -> LoadResult:
+    path = cache_dir / CACHE_FILE
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        log.error("MLOps: plugin database unreachable (%s) and no usable spec cache at %s (%s); "
+                  "no MLOps workflows can be loaded", reason, path, exc)
+        return LoadResult(source="none", error=reason)
+    rows = [r for r in payload["rows"] if dag_id is None or r["name"] == dag_id]
+    result = _parse_rows(rows)
+    result.source, result.error = "cache", reason
+    log.error("MLOps: plugin database unreachable (%s); serving %d workflow(s) from the last good cache "
+              "written at %s (%s)", reason, len(result.workflows), payload.get("written_at"), path)
+    return result
+
+
+def load_version_spec(workflow_id: str, number: int, url: str | None = None) -> WorkflowSpec:
+    """The spec of one immutable version (what a pinned run executes). Raises if it is missing or invalid."""
+    query = select(version_table.c.spec).where(
+        version_table.c.workflow_id == workflow_id, version_table.c.number == number
+    )
+    with get_engine(url or settings.database_url()).connect() as conn:
+        raw = conn.execute(query).scalar_one_or_none()
+    if raw is None:
+        raise LookupError(f"version {number} of workflow {workflow_id} does not exist")
+    spec, errors = validate_document(raw)
+    if spec is None:
+        raise ValueError(f"version {number} of workflow {workflow_id} is invalid: " + "; ".join(map(str, errors)))
+    return spec
+
+
+def version_in_effect(workflow_id: str, moment: datetime, url: str | None = None) -> int | None:
+    """Number of the newest version saved at or before ``moment`` (pins runs that carry no version)."""
+    query = (
+        select(version_table.c.number, version_table.c.created_at)
+        .where(version_table.c.workflow_id == workflow_id)
+        .order_by(version_table.c.number.desc())
+    )
+    with get_engine(url or settings.database_url()).connect() as conn:
+        for number, created_at in conn.execute(query):
+            if created_at.tzinfo is None:  # SQLite keeps no zone; the plugin always writes UTC
+                created_at = created_at.replace(tzinfo=timezone.utc)
+            if created_at <= moment:
+                return number
+    return None

@@ -1,0 +1,71 @@
+"""``airflow-mlops``: administer workflows from a shell with the same services the UI and API use.
+
+Run it where Airflow's configuration is (same AIRFLOW_HOME / environment as the api-server), since a
+save also asks Airflow to re-parse the DAG file. Output is JSON, for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from airflow_mlops.services import workflows
+from airflow_mlops.services.errors import InvalidInput, ServiceError
+
+
+def _read(path: str) -> dict[str, Any]:
+    text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    return json.loads(text)
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="airflow-mlops", description=__doc__.splitlines()[0])
+    parser.add_argument("--actor", default=f"cli:{getpass.getuser()}", help="name recorded in the audit log")
+    sub = parser.add_subparsers(dest="command", required=True)
+    create = sub.add_parser("create", help="create a workflow from a JSON spec file ('-' for stdin)")
+    create.add_argument("file")
+    create.add_argument("--inactive", action="store_true", help="create its DAG paused")
+    update = sub.add_parser("update", help="replace a workflow's spec")
+    update.add_argument("workflow_id")
+    update.add_argument("file")
+    update.add_argument("--revision", type=int, help="fail unless the workflow is still at this revision")
+    update.add_argument("--message", default="")
+    get = sub.add_parser("get", help="show one workflow")
+    get.add_argument("workflow_id")
+    sub.add_parser("list", help="list all workflows")
+    delete = sub.add_parser("delete", help="delete a workflow and its versions")
+    delete.add_argument("workflow_id")
+    delete.add_argument("--revision", type=int)
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "create":
+            _print(workflows.create_workflow(_read(args.file), args.actor, active=not args.inactive).to_dict())
+        elif args.command == "update":
+            _print(workflows.update_workflow(args.workflow_id, _read(args.file), args.actor,
+                                             expected_revision=args.revision, message=args.message).to_dict())
+        elif args.command == "get":
+            _print(workflows.get_workflow(args.workflow_id).to_dict())
+        elif args.command == "list":
+            _print([w.to_dict() for w in workflows.list_workflows()])
+        elif args.command == "delete":
+            workflows.delete_workflow(args.workflow_id, args.actor, expected_revision=args.revision)
+    except InvalidInput as exc:
+        _print({"error": type(exc).__name__, "errors": [e.to_dict() for e in exc.errors]})
+        return 2
+    except ServiceError as exc:
+        _print({"error": type(exc).__name__, "detail": str(exc)})
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Alembic environment of the MLOps tables: its own database URL and its own version table."""
+
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+from airflow_mlops.db_manager import VERSION_TABLE
+from airflow_mlops.models import metadata
+
+config = context.config
+
+
+def _include_object(obj, name, type_, reflected, compare_to):
+    """Only our tables: the plugin database may be Airflow's own."""
+    return type_ != "table" or name.startswith("mlops_")
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata, version_table=VERSION_TABLE,
+        literal_binds=True, render_as_batch=True, include_object=_include_object,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection, target_metadata=metadata, version_table=VERSION_TABLE,
+            render_as_batch=True, include_object=_include_object, compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,163 @@
+"""The plugin's tables (all prefixed ``mlops_``), in the plugin's own database ``[mlops] sql_alchemy_conn``.
+
+``mlops_workflow`` holds what a workflow is now; every save that changes it adds an immutable
+``mlops_workflow_version`` row with the whole spec, which is what runs execute and what history,
+diff and restore read. ``mlops_task`` is the current version's tasks as rows, for queries.
+Migrations live in ``migrations/``; a test keeps them equal to these models.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware UTC timestamps on every backend (SQLite stores no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class Workflow(Base):
+    __tablename__ = "mlops_workflow"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(250), unique=True)  # the Airflow dag_id
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str] = mapped_column(String(250))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Optimistic concurrency: bumped by every change; writers compare-and-swap on it.
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(String(250))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(250))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    tasks: Mapped[list[Task]] = relationship(
+        back_populates="workflow", cascade="all, delete-orphan", order_by="Task.position", passive_deletes=True
+    )
+
+    # SQLAlchemy adds "WHERE revision = <read value>" to every UPDATE/DELETE and raises StaleDataError
+    # when another writer got there first: no lost updates, whatever the backend.
+    __mapper_args__ = {"version_id_col": revision}
+
+
+class Task(Base):
+    __tablename__ = "mlops_task"
+    __table_args__ = (UniqueConstraint("workflow_id", "name", name="uq_mlops_task_workflow_id_name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("mlops_workflow.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(250))
+    type: Mapped[str] = mapped_column(String(32))
+    code: Mapped[str] = mapped_column(Text)
+    depends_on: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    workflow: Mapped[Workflow] = relationship(back_populates="tasks")
+
+
+class WorkflowVersion(Base):
+    """Immutable: written once per changing save, never updated."""
+
+    __tablename__ = "mlops_workflow_version"
+    __table_args__ = (UniqueConstraint("workflow_id", "number", name="uq_mlops_workflow_version_workflow_id_number"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("mlops_workflow.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(250))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Template(Base):
+    __tablename__ = "mlops_template"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(250), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str] = mapped_column(String(250))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Run(Base):
+    """A run triggered through the plugin: the Airflow DAG run plus the version, params and description."""
+
+    __tablename__ = "mlops_run"
+    __table_args__ = (Index("ix_mlops_run_workflow_id_created_at", "workflow_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("mlops_workflow.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    dag_id: Mapped[str] = mapped_column(String(250))
+    dag_run_id: Mapped[str] = mapped_column(String(250))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    description: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(32), default="queued")
+    triggered_by: Mapped[str] = mapped_column(String(250))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class AuditEvent(Base):
+    """One row per mutation, written in the same transaction as the mutation itself."""
+
+    __tablename__ = "mlops_audit_event"
+    __table_args__ = (Index("ix_mlops_audit_event_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(250), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(36))
+    object_name: Mapped[str] = mapped_column(String(250), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,69 @@
+"""What the services ask of Airflow itself after a commit: re-parse the DAG file now, (un)pause a DAG.
+
+Both need Airflow's database, so they run in the api-server (or CLI) process, after the plugin's own
+transaction committed. They are best effort: a failure is logged and the DAG still appears at the next
+regular parse.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select, update
+
+from airflow_mlops_dag_factory import settings
+
+log = logging.getLogger(__name__)
+
+
+def request_reparse() -> bool:
+    """Ask the dag-processor to parse the MLOps DAG file next, instead of within the parse interval."""
+    from airflow.models.dag import DagModel  # noqa: F401  (mappers must be configured)
+    from airflow.models.dagbag import DagPriorityParsingRequest
+    from airflow.utils.session import create_session
+
+    bundle, relative = settings.get("dag_bundle"), settings.get("dag_file")
+    try:
+        with create_session() as session:
+            pending = session.scalar(
+                select(DagPriorityParsingRequest.id).where(
+                    DagPriorityParsingRequest.bundle_name == bundle,
+                    DagPriorityParsingRequest.relative_fileloc == relative,
+                )
+            )
+            if pending is None:
+                session.add(DagPriorityParsingRequest(bundle_name=bundle, relative_fileloc=relative))
+        return True
+    except Exception:  # a request already queued by a concurrent save, or Airflow's DB unreachable
+        log.warning("MLOps: could not request a re-parse of %s/%s", bundle, relative, exc_info=True)
+        return False
+
+
+def set_paused(dag_id: str, paused: bool) -> None:
+    """Pause or unpause an existing DAG (a DAG not parsed yet takes ``is_paused_upon_creation`` instead)."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    try:
+        with create_session() as session:
+            session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=paused))
+    except Exception:
+        log.warning("MLOps: could not set is_paused=%s on DAG %s", paused, dag_id, exc_info=True)
+
+
+def foreign_dag_file(dag_id: str) -> str | None:
+    """The file of an existing DAG with this id that the MLOps DAG file did not make, if any."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    try:
+        with create_session() as session:
+            row = session.execute(
+                select(DagModel.relative_fileloc, DagModel.bundle_name).where(DagModel.dag_id == dag_id)
+            ).first()
+    except Exception:
+        log.warning("MLOps: could not check whether DAG id %s is taken", dag_id, exc_info=True)
+        return None
+    if row is None or (row.relative_fileloc == settings.get("dag_file") and row.bundle_name == settings.get("dag_bundle")):
+        return None
+    return f"{row.bundle_name}/{row.relative_fileloc}"

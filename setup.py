@@ -1,0 +1,71 @@
+"""airflow-mlops: one distribution with two import packages, named so they cannot clash with others.
+
+* ``airflow_mlops`` (folder ``plugin/``): the Airflow plugin, its tables, services, REST API and pages.
+* ``airflow_mlops_dag_factory`` (folder ``dag_factory/``): the pure spec -> DAG library the DAG file uses.
+"""
+
+from pathlib import Path
+
+from setuptools import setup
+
+PACKAGE_DIRS = {"airflow_mlops": "plugin", "airflow_mlops_dag_factory": "dag_factory"}
+
+
+def _packages() -> list[str]:
+    """Every folder with an ``__init__.py`` below the two roots, as dotted import names."""
+    found = []
+    for package, folder in PACKAGE_DIRS.items():
+        for init in sorted(Path(folder).rglob("__init__.py")):
+            relative = init.parent.relative_to(folder).parts
+            found.append(".".join((package, *relative)))
+    return found
+
+
+setup(
+    name="airflow-mlops",
+    version="0.1.0",
+    description="Build, version, run and govern ML workflows inside Apache Airflow 3",
+    long_description=Path("README.md").read_text() if Path("README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=_packages(),
+    package_dir=PACKAGE_DIRS,
+    package_data={
+        "airflow_mlops": [
+            "alembic.ini",
+            "migrations/script.py.mako",
+            "templates/**/*",
+            "static/**/*",
+            "templates_library/*",
+        ],
+    },
+    install_requires=[
+        "apache-airflow>=3.3,<4",
+        "apache-airflow-providers-fab>=3.10",
+        "apache-airflow-providers-standard>=1.21",
+        "apache-airflow-providers-docker>=4.6",
+        "apache-airflow-providers-slack>=9.11",
+        "apache-airflow-providers-smtp>=3.2",
+        "flask-appbuilder>=5",
+        "sqlalchemy>=2.0",
+        "alembic>=1.13",
+        "jinja2>=3.1",
+        "pyyaml>=6",
+        "pydantic>=2.7",
+        "croniter>=2",
+        "jsonschema>=4",
+    ],
+    extras_require={
+        "postgres": ["apache-airflow-providers-postgres", "psycopg[binary]>=3.2"],
+        "test": [
+            "pytest>=8",
+            "apache-airflow-providers-postgres",
+            "psycopg[binary]>=3.2",
+        ],
+    },
+    entry_points={
+        "airflow.plugins": ["mlops = airflow_mlops.plugin:MLOpsPlugin"],
+        "console_scripts": ["airflow-mlops = airflow_mlops.cli:main"],
+        "apache_airflow_provider": ["provider_info = airflow_mlops.provider_info:get_provider_info"],
+    },
+)

@@ -1,0 +1,181 @@
+"""A real Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor) per database backend.
+
+Like a production deployment, the dag-processor and the workers (forked by the scheduler) read the
+plugin database through a separate read-only path: a symlink for SQLite, a read-only role for
+PostgreSQL. Tests cut that path to make the plugin database unreachable for them only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from stack import AirflowStack
+
+ADMIN = ("admin", "admin-pass-e2e")
+PINNED_SECRETS = {
+    "AIRFLOW__API__SECRET_KEY": "e2e-fixed-secret-key",
+    "AIRFLOW__API_AUTH__JWT_SECRET": "e2e-fixed-jwt-secret-0123456789abcdef0123456789",
+}
+# Short stale-DAG detection so a test can see within seconds whether DAGs would go stale.
+FAST_STALENESS = {
+    "AIRFLOW__DAG_PROCESSOR__STALE_DAG_THRESHOLD": "5",
+    "AIRFLOW__SCHEDULER__PARSING_CLEANUP_INTERVAL": "5",
+    "AIRFLOW__FAB__AUTH_RATE_LIMITED": "False",
+}
+
+
+class E2EStack:
+    """An :class:`AirflowStack` plus the backend-specific way to cut the readers off the plugin DB."""
+
+    def __init__(self, stack: AirflowStack, backend: str, reader_env: dict[str, str], cut, restore):
+        self.stack, self.backend = stack, backend
+        self.reader_env = reader_env
+        self._cut, self._restore = cut, restore
+        self.api = AirflowApi(stack.base_url, *ADMIN)
+
+    def cut_reader_access(self) -> None:
+        self._cut()
+
+    def restore_reader_access(self) -> None:
+        self._restore()
+
+    def mlops(self, *args: str, input_doc: dict[str, Any] | None = None, check: bool = True) -> Any:
+        """Run the ``airflow-mlops`` CLI (the plugin's services) in the api-server's environment."""
+        cmd = ["airflow-mlops", *args]
+        result = self.stack.run_command(cmd, check=False, input_text=json.dumps(input_doc) if input_doc else None)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{cmd} -> {result.returncode}\n{result.stdout}\n{result.stderr}")
+        return json.loads(result.stdout) if result.stdout.strip() else None
+
+    def dag_processor_log(self) -> str:
+        files = sorted((self.stack.home / "logs" / "dag_processor").rglob("mlops_workflows.py.log"))
+        return "".join(f.read_text(errors="replace") for f in files)
+
+
+class AirflowApi:
+    """Airflow's own REST API with a bearer token from ``/auth/token``."""
+
+    def __init__(self, base_url: str, username: str, password: str):
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.username, self.password = username, password
+
+    def login(self) -> None:
+        resp = requests.post(f"{self.base_url}/auth/token",
+                             json={"username": self.username, "password": self.password}, timeout=10)
+        resp.raise_for_status()
+        self.session.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.request(method, f"{self.base_url}{path}", timeout=30, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        resp = self.request("GET", path, **kwargs)
+        resp.raise_for_status()
+        return resp.json()
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> requests.Response:
+        return self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
+
+    def wait_run(self, dag_id: str, run_id: str, timeout: float = 120) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
+            if state in ("success", "failed"):
+                return state
+            time.sleep(0.5)
+        raise TimeoutError(f"run {run_id} of {dag_id} still {state} after {timeout}s")
+
+    def task_state(self, dag_id: str, run_id: str, task_id: str) -> str | None:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")["state"]
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
+        return self.get(path)["value"]
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+        return json.dumps(self.get(path, headers={"Accept": "application/json"}))
+
+    def wait_dag(self, dag_id: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            resp = self.request("GET", f"/api/v2/dags/{dag_id}")
+            if resp.status_code == 200:
+                return resp.json()
+            time.sleep(0.3)
+        raise TimeoutError(f"DAG {dag_id} did not appear within {timeout}s")
+
+
+def _sqlite_setup(home: Path) -> tuple[dict[str, str], dict[str, str], Any, Any]:
+    real = home / "mlops.db"
+    link_dir = home / "reader"
+    link_dir.mkdir()
+    link = link_dir / "mlops.db"
+    link.symlink_to(real)
+
+    def cut() -> None:
+        link.unlink()
+        link.symlink_to(home / "unreachable" / "mlops.db")
+
+    def restore() -> None:
+        link.unlink()
+        link.symlink_to(real)
+
+    writer = {"AIRFLOW__MLOPS__SQL_ALCHEMY_CONN": f"sqlite:///{real}"}
+    reader = {"AIRFLOW__MLOPS__SQL_ALCHEMY_CONN": f"sqlite:///{link}"}
+    return writer, reader, cut, restore
+
+
+def _postgres_setup(pg_admin) -> tuple[dict[str, str], dict[str, str], Any, Any]:
+    airflow_db = pg_admin.create_database("mlops_e2e_airflow")
+    mlops_db = pg_admin.create_database("mlops_e2e_plugin")
+    reader_role = pg_admin.create_role("mlops_e2e_reader")
+    writer = {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg_admin.sqlalchemy_url(airflow_db),
+        "AIRFLOW__MLOPS__SQL_ALCHEMY_CONN": pg_admin.sqlalchemy_url(mlops_db),
+    }
+    reader = {"AIRFLOW__MLOPS__SQL_ALCHEMY_CONN": pg_admin.sqlalchemy_url(mlops_db, user=reader_role)}
+
+    def grant() -> None:
+        pg_admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{reader_role}"', mlops_db)
+
+    def cut() -> None:
+        pg_admin.execute(f'ALTER ROLE "{reader_role}" NOLOGIN')
+
+    def restore() -> None:
+        pg_admin.execute(f'ALTER ROLE "{reader_role}" LOGIN')
+
+    return writer, reader, cut, (restore, grant)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def e2e(request, tmp_path_factory) -> Iterator[E2EStack]:
+    backend = request.param
+    home = tmp_path_factory.mktemp(f"airflow-{backend}")
+    if backend == "sqlite":
+        writer, reader, cut, restore = _sqlite_setup(home)
+        after_migrate = None
+    else:
+        writer, reader, cut, (restore, after_migrate) = _postgres_setup(request.getfixturevalue("pg_admin"))
+    stack = AirflowStack(home, overrides={**writer, **FAST_STALENESS}, secrets_=PINNED_SECRETS)
+    stack.migrate()
+    if after_migrate:
+        after_migrate()
+    stack.create_user(*ADMIN, "Admin")
+    # The dag-processor parses and the scheduler forks the LocalExecutor workers: both get the read-only path.
+    stack.start(component_env={"dag-processor": reader, "scheduler": reader})
+    try:
+        stack.wait_healthy()
+        e2e_stack = E2EStack(stack, backend, reader, cut, restore)
+        e2e_stack.api.login()
+        yield e2e_stack
+    finally:
+        stack.stop()
