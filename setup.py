@@ -59,6 +59,8 @@ setup(
         "postgres": ["apache-airflow-providers-postgres", "psycopg[binary]>=3.2"],
         "test": [
             "pytest>=8",
+            "pytest-timeout>=2",
+            "requests>=2.31",
             "apache-airflow-providers-postgres",
             "psycopg[binary]>=3.2",
         ],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,14 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "airflow_config"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# The test process itself gets a throw-away Airflow home and database before anything imports Airflow,
+# so services called in-process write their parse requests to a real (SQLite) Airflow database.
+TEST_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="mlops-test-airflow-"))
+os.environ["AIRFLOW_HOME"] = str(TEST_AIRFLOW_HOME)
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{TEST_AIRFLOW_HOME / 'airflow.db'}"
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__MLOPS__SQL_ALCHEMY_CONN"] = f"sqlite:///{TEST_AIRFLOW_HOME / 'mlops.db'}"
 
 PG_ADMIN_URL = os.environ.get("MLOPS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -42,6 +51,16 @@ def pg_admin() -> Iterator[PgAdmin]:
     admin = PgAdmin(PG_ADMIN_URL)
     yield admin
     admin.drop_all()
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Migrate the test process's own Airflow database once (a real ``airflow db migrate``)."""
+    import subprocess
+
+    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True,
+                   capture_output=True, env=os.environ.copy())
+    return TEST_AIRFLOW_HOME
 
 
 class PgAdmin:

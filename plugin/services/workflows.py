@@ -106,18 +106,19 @@ def update_workflow(
                 _check_dag_id_free(spec.name)
                 renamed_from = workflow.name
             details: dict[str, Any] = {}
-            # Touch the row first: the flush is the compare-and-swap on ``revision`` and, on PostgreSQL,
-            # takes the row lock, so a concurrent writer waits here and then fails instead of interleaving.
+            number = _next_version_number(session, workflow.id) if spec_changed else workflow.current_version
+            # All column changes go in one UPDATE: its flush is the compare-and-swap on ``revision`` and, on
+            # PostgreSQL, takes the row lock, so a concurrent writer waits here and then fails.
             workflow.updated_by, workflow.updated_at = actor, utcnow()
             if active_changed:
                 workflow.active = bool(active)
                 details["active"] = workflow.active
-            session.flush()
             if spec_changed:
-                number = _next_version_number(session, workflow.id)
                 workflow.name, workflow.description, workflow.owner = spec.name, spec.description, spec.owner
                 workflow.tags = list(spec.tags)
                 workflow.current_version = number
+            session.flush()
+            if spec_changed:
                 workflow.tasks.clear()
                 session.flush()  # old task rows go before new ones with the same names arrive
                 workflow.tasks = _task_rows(spec)
