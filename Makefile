@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip
 CONSTRAINTS := airflow_config/constraints.txt
 PORT ?= 8080
 
-.PHONY: run test install install-test bench clean
+.PHONY: run test install install-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -5,9 +5,9 @@ security manager that grants the MLOps permissions to Airflow's default roles on
 ``airflow sync-perm``; it only adds, never removes, so grants an admin made by hand survive.
 """
 
+from airflow.providers.fab.auth_manager.security_manager.override import FabAirflowSecurityManagerOverride
 from flask_appbuilder.const import AUTH_DB
 
-from airflow.providers.fab.auth_manager.security_manager.override import FabAirflowSecurityManagerOverride
 from airflow_mlops.security import extend_role_configs
 
 AUTH_TYPE = AUTH_DB

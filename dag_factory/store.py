@@ -35,6 +35,7 @@ workflow_table = table(
     column("name", String),
     column("active", Boolean),
     column("current_version", Integer),
+    column("archived_at", DateTime(timezone=True)),
 )
 version_table = table(
     "mlops_workflow_version",
@@ -101,6 +102,7 @@ def _fetch_current(engine: Engine, dag_id: str | None) -> list[dict[str, Any]]:
             version_table.c.workflow_id == workflow_table.c.id,
             version_table.c.number == workflow_table.c.current_version,
         )))
+        .where(workflow_table.c.archived_at.is_(None))
         .order_by(workflow_table.c.name)
     )
     if dag_id is not None:

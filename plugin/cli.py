@@ -40,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     update.add_argument("--message", default="")
     get = sub.add_parser("get", help="show one workflow")
     get.add_argument("workflow_id")
-    sub.add_parser("list", help="list all workflows")
-    delete = sub.add_parser("delete", help="delete a workflow and its versions")
+    listing = sub.add_parser("list", help="list workflows")
+    listing.add_argument("--archived", action="store_true", help="include deleted (archived) workflows")
+    delete = sub.add_parser("delete", help="delete (archive) a workflow: its DAG goes, its history stays")
     delete.add_argument("workflow_id")
     delete.add_argument("--revision", type=int)
     args = parser.parse_args(argv)
@@ -55,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "get":
             _print(workflows.get_workflow(args.workflow_id).to_dict())
         elif args.command == "list":
-            _print([w.to_dict() for w in workflows.list_workflows()])
+            _print([w.to_dict() for w in workflows.list_workflows(include_archived=args.archived)])
         elif args.command == "delete":
-            workflows.delete_workflow(args.workflow_id, args.actor, expected_revision=args.revision)
+            _print(workflows.delete_workflow(args.workflow_id, args.actor, expected_revision=args.revision).to_dict())
     except InvalidInput as exc:
         _print({"error": type(exc).__name__, "errors": [e.to_dict() for e in exc.errors]})
         return 2

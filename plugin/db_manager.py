@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from airflow.utils.db_manager import BaseDBManager
 from sqlalchemy import inspect
 
-from airflow.utils.db_manager import BaseDBManager
 from airflow_mlops.db import writer_engine
 from airflow_mlops.models import metadata
 from airflow_mlops_dag_factory import settings

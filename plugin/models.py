@@ -13,7 +13,17 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint,
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -73,6 +83,8 @@ class Workflow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(250))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Deleting archives: the DAG goes away, history stays readable, the name stays taken until a purge.
+    archived_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     tasks: Mapped[list[Task]] = relationship(
         back_populates="workflow", cascade="all, delete-orphan", order_by="Task.position", passive_deletes=True

@@ -24,7 +24,7 @@ from airflow_mlops.services import airflow_dags, audit
 from airflow_mlops.services.errors import Conflict, InvalidInput, NotFound
 from airflow_mlops_dag_factory.errors import FieldError
 from airflow_mlops_dag_factory.spec import WorkflowSpec
-from airflow_mlops_dag_factory.validate import validate_document, validate_spec
+from airflow_mlops_dag_factory.validate import validate_document
 
 OBJECT_TYPE = "workflow"
 
@@ -43,6 +43,7 @@ class WorkflowRecord:
     created_at: datetime
     updated_by: str
     updated_at: datetime
+    archived_at: datetime | None
     errors: list[FieldError]
 
     def to_dict(self) -> dict[str, Any]:
@@ -51,6 +52,7 @@ class WorkflowRecord:
             "version": self.version, **{k: v for k, v in self.spec.items() if k != "name"},
             "created_by": self.created_by, "created_at": self.created_at.isoformat(),
             "updated_by": self.updated_by, "updated_at": self.updated_at.isoformat(),
+            "archived_at": self.archived_at.isoformat() if self.archived_at else None,
             "valid": not self.errors, "errors": [e.to_dict() for e in self.errors],
         }
 
@@ -80,9 +82,12 @@ def get_workflow(workflow_id: str) -> WorkflowRecord:
         return _record(session, _load(session, workflow_id))
 
 
-def list_workflows() -> list[WorkflowRecord]:
+def list_workflows(include_archived: bool = False) -> list[WorkflowRecord]:
+    query = select(Workflow).order_by(Workflow.name)
+    if not include_archived:
+        query = query.where(Workflow.archived_at.is_(None))
     with transaction() as session:
-        return [_record(session, w) for w in session.scalars(select(Workflow).order_by(Workflow.name))]
+        return [_record(session, w) for w in session.scalars(query)]
 
 
 def update_workflow(
@@ -96,6 +101,7 @@ def update_workflow(
         with transaction() as session:
             workflow = _load(session, workflow_id)
             _check_revision(workflow, expected_revision)
+            _check_not_archived(workflow)
             current = _current_spec(session, workflow)
             spec_changed = spec.to_dict() != current
             active_changed = active is not None and active != workflow.active
@@ -141,22 +147,24 @@ def update_workflow(
     return record
 
 
-def delete_workflow(workflow_id: str, actor: str, *, expected_revision: int | None = None) -> None:
-    """Delete the workflow with its versions; the audit row keeps its last spec so nothing is unrecoverable."""
+def delete_workflow(workflow_id: str, actor: str, *, expected_revision: int | None = None) -> WorkflowRecord:
+    """Archive the workflow: its DAG goes away, its versions, runs and audit rows stay readable."""
     try:
         with transaction() as session:
             workflow = _load(session, workflow_id)
             _check_revision(workflow, expected_revision)
-            last_spec = _current_spec(session, workflow)
-            name = workflow.name
-            session.delete(workflow)
+            _check_not_archived(workflow)
+            workflow.archived_at = workflow.updated_at = utcnow()
+            workflow.updated_by = actor
             session.flush()
-            audit.record(session, actor, "delete", OBJECT_TYPE, workflow_id, name,
-                         version=workflow.current_version, spec=last_spec)
+            audit.record(session, actor, "delete", OBJECT_TYPE, workflow.id, workflow.name,
+                         version=workflow.current_version)
+            record = _record(session, workflow)
     except StaleDataError as exc:
         raise Conflict(f"workflow {workflow_id} was changed by someone else; reload and try again") from exc
-    airflow_dags.set_paused(name, paused=True)
+    airflow_dags.set_paused(record.name, paused=True)
     airflow_dags.request_reparse()
+    return record
 
 
 def _valid_spec(document: dict[str, Any]) -> WorkflowSpec:
@@ -180,6 +188,11 @@ def _check_name_free(session: Session, name: str) -> None:
 def _check_revision(workflow: Workflow, expected: int | None) -> None:
     if expected is not None and expected != workflow.revision:
         raise Conflict(f"workflow {workflow.id} is at revision {workflow.revision}, not {expected}; reload and try again")
+
+
+def _check_not_archived(workflow: Workflow) -> None:
+    if workflow.archived_at is not None:
+        raise Conflict(f"workflow {workflow.id} is archived (deleted); it can no longer be changed")
 
 
 def _load(session: Session, workflow_id: str) -> Workflow:
@@ -217,9 +230,7 @@ def _record(session: Session, workflow: Workflow) -> WorkflowRecord:
     return WorkflowRecord(
         id=workflow.id, name=workflow.name, active=workflow.active, revision=workflow.revision,
         version=workflow.current_version, spec=spec, created_by=workflow.created_by, created_at=workflow.created_at,
-        updated_by=workflow.updated_by, updated_at=workflow.updated_at, errors=errors,
+        updated_by=workflow.updated_by, updated_at=workflow.updated_at, archived_at=workflow.archived_at,
+        errors=errors,
     )
 
-
-__all__ = ["WorkflowRecord", "create_workflow", "get_workflow", "list_workflows", "update_workflow",
-           "delete_workflow", "validate_spec"]

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import requests
-
 from stack import AirflowStack
 
 ADMIN = ("admin", "admin-pass-e2e")

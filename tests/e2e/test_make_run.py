@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import requests
-
 from stack import REPO, free_port
 
 

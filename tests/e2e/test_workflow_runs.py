@@ -111,3 +111,19 @@ def test_running_run_keeps_its_version_new_run_uses_new_code(e2e, tmp_path):
     third = e2e.api.trigger(name, conf={"gate": str(gate), "__mlops__": {"version": 1}}).json()["dag_run_id"]
     assert e2e.api.wait_run(name, third) == "success"
     assert e2e.api.xcom(name, third, "after") == "v1-after saw v1-wait"
+
+
+def test_inactive_workflow_dag_starts_paused(e2e):
+    name = unique("inactive")
+    e2e.mlops("create", "--inactive", "-", input_doc={"name": name, "tasks": [{"name": "t", "code": "return 1"}]})
+    assert e2e.api.wait_dag(name)["is_paused"] is True
+
+
+def test_mlops_config_and_role_grants_are_installed(e2e):
+    assert e2e.stack.airflow("config", "get-value", "mlops", "dag_file").stdout.strip() == "mlops_workflows.py"
+    viewer = e2e.api.get("/auth/fab/v1/roles/Viewer")
+    granted = {(a["action"]["name"], a["resource"]["name"]) for a in viewer["actions"]}
+    assert ("can_read", "MLOps Workflows") in granted
+    assert ("can_create", "MLOps Workflows") not in granted
+    user = e2e.api.get("/auth/fab/v1/roles/User")
+    assert ("can_edit", "MLOps Workflows") in {(a["action"]["name"], a["resource"]["name"]) for a in user["actions"]}

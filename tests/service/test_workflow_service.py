@@ -138,17 +138,23 @@ def test_concurrent_updates_with_the_same_revision_one_wins(plugin_db):
     assert audit_actions() == ["create", "update"]
 
 
-def test_delete_removes_versions_and_keeps_the_last_spec_in_the_audit(plugin_db):
+def test_delete_archives_keeps_history_and_the_name(plugin_db):
     record = workflows.create_workflow(DOC, "alice")
     with pytest.raises(Conflict):
         workflows.delete_workflow(record.id, "bob", expected_revision=9)
-    workflows.delete_workflow(record.id, "bob", expected_revision=1)
-    assert counts() == {"mlops_workflow": 0, "mlops_task": 0, "mlops_workflow_version": 0, "mlops_audit_event": 2}
-    with Session(writer_engine()) as session:
-        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "delete")).one()
-    assert event.details["spec"]["name"] == "svc_wf"
+    archived = workflows.delete_workflow(record.id, "bob", expected_revision=1)
+    assert archived.archived_at is not None and archived.updated_by == "bob"
+    assert counts() == {"mlops_workflow": 1, "mlops_task": 2, "mlops_workflow_version": 1, "mlops_audit_event": 2}
+    assert audit_actions() == ["create", "delete"]
+    assert workflows.get_workflow(record.id).spec["name"] == "svc_wf"  # still readable
+    assert [w.id for w in workflows.list_workflows()] == []
+    assert [w.id for w in workflows.list_workflows(include_archived=True)] == [record.id]
+    with pytest.raises(Conflict, match="archived"):
+        workflows.update_workflow(record.id, changed(DOC, "return 5"), "bob")
+    with pytest.raises(Conflict, match="already exists"):
+        workflows.create_workflow(DOC, "carol")
     with pytest.raises(NotFound):
-        workflows.get_workflow(record.id)
+        workflows.get_workflow("no-such-id")
 
 
 def test_rename_keeps_history(plugin_db):

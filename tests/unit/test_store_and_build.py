@@ -136,3 +136,11 @@ def test_version_in_effect(db):
     assert store.load_version_spec(workflow_id, 1, url=db).description == "v1"
     with pytest.raises(LookupError):
         store.load_version_spec(workflow_id, 7, url=db)
+
+
+def test_archived_workflows_are_not_loaded(db, tmp_path):
+    add_workflow(db, SPEC)
+    gone = add_workflow(db, {**SPEC, "name": "gone"})
+    with Session(create_engine(db)) as session, session.begin():
+        session.get(Workflow, gone).archived_at = datetime.now(timezone.utc)
+    assert [w.spec.name for w in store.load_workflows(url=db, cache_dir=tmp_path).workflows] == ["wf"]
