@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_mlops.services import workflows
+from airflow_mlops.services.actors import Actor
 from airflow_mlops.services.errors import InvalidInput, ServiceError
 
 
@@ -46,19 +47,20 @@ def main(argv: list[str] | None = None) -> int:
     delete.add_argument("workflow_id")
     delete.add_argument("--revision", type=int)
     args = parser.parse_args(argv)
+    actor = Actor.system(args.actor)
 
     try:
         if args.command == "create":
-            _print(workflows.create_workflow(_read(args.file), args.actor, active=not args.inactive).to_dict())
+            _print(workflows.create_workflow(_read(args.file), actor, active=not args.inactive).to_dict())
         elif args.command == "update":
-            _print(workflows.update_workflow(args.workflow_id, _read(args.file), args.actor,
+            _print(workflows.update_workflow(args.workflow_id, _read(args.file), actor,
                                              expected_revision=args.revision, message=args.message).to_dict())
         elif args.command == "get":
             _print(workflows.get_workflow(args.workflow_id).to_dict())
         elif args.command == "list":
-            _print([w.to_dict() for w in workflows.list_workflows(include_archived=args.archived)])
+            _print([w.to_dict() for w in workflows.list_workflows(include_archived=args.archived, limit=10**9).items])
         elif args.command == "delete":
-            _print(workflows.delete_workflow(args.workflow_id, args.actor, expected_revision=args.revision).to_dict())
+            _print(workflows.delete_workflow(args.workflow_id, actor, expected_revision=args.revision).to_dict())
     except InvalidInput as exc:
         _print({"error": type(exc).__name__, "errors": [e.to_dict() for e in exc.errors]})
         return 2

@@ -85,6 +85,11 @@ class Workflow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # Deleting archives: the DAG goes away, history stays readable, the name stays taken until a purge.
     archived_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Lineage: the template (and its revision) or the workflow version this one was made from.
+    template_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    template_revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    origin_workflow_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    origin_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     tasks: Mapped[list[Task]] = relationship(
         back_populates="workflow", cascade="all, delete-orphan", order_by="Task.position", passive_deletes=True
@@ -120,23 +125,32 @@ class WorkflowVersion(Base):
     workflow_id: Mapped[str] = mapped_column(ForeignKey("mlops_workflow.id", ondelete="CASCADE"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    spec_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the canonical JSON of ``spec``
     message: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(250))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Template(Base):
+    """A reusable workflow spec; ``revision`` counts its changes so instances can tell they are behind."""
+
     __tablename__ = "mlops_template"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(250), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(64), default="general")
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
-    owner: Mapped[str] = mapped_column(String(250))
+    usage_count: Mapped[int] = mapped_column(Integer, default=0)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(String(250))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(250))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __mapper_args__ = {"version_id_col": revision}
 
 
 class Run(Base):

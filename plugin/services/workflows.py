@@ -1,4 +1,4 @@
-"""Create, read, update and delete workflows: the only code that writes them.
+"""Create, read, update, clone, restore and delete (archive) workflows: the only code that writes them.
 
 Each operation is one transaction: the workflow row, its task rows, a new immutable version (only when
 the spec changed) and the audit row commit together or not at all. Concurrent writers are serialised
@@ -9,11 +9,13 @@ DAG file, so the change shows up in seconds rather than after the parse interval
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -21,12 +23,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from airflow_mlops.db import transaction
 from airflow_mlops.models import Task, Workflow, WorkflowVersion, utcnow
 from airflow_mlops.services import airflow_dags, audit
-from airflow_mlops.services.errors import Conflict, InvalidInput, NotFound
+from airflow_mlops.services.actors import Actor
+from airflow_mlops.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from airflow_mlops_dag_factory.errors import FieldError
 from airflow_mlops_dag_factory.spec import WorkflowSpec
 from airflow_mlops_dag_factory.validate import validate_document
 
 OBJECT_TYPE = "workflow"
+SORTABLE = {"name": Workflow.name, "created_at": Workflow.created_at, "updated_at": Workflow.updated_at}
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,11 @@ class WorkflowRecord:
     updated_by: str
     updated_at: datetime
     archived_at: datetime | None
-    errors: list[FieldError]
+    template_id: str | None
+    template_revision: int | None
+    origin_workflow_id: str | None
+    origin_version: int | None
+    errors: list[FieldError] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,55 +61,144 @@ class WorkflowRecord:
             "created_by": self.created_by, "created_at": self.created_at.isoformat(),
             "updated_by": self.updated_by, "updated_at": self.updated_at.isoformat(),
             "archived_at": self.archived_at.isoformat() if self.archived_at else None,
+            "template_id": self.template_id, "template_revision": self.template_revision,
+            "origin_workflow_id": self.origin_workflow_id, "origin_version": self.origin_version,
             "valid": not self.errors, "errors": [e.to_dict() for e in self.errors],
         }
 
 
-def create_workflow(document: dict[str, Any], actor: str, *, active: bool = True, message: str = "") -> WorkflowRecord:
+@dataclass(frozen=True)
+class VersionRecord:
+    id: str
+    workflow_id: str
+    number: int
+    spec: dict[str, Any]
+    spec_hash: str
+    message: str
+    created_by: str
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "workflow_id": self.workflow_id, "number": self.number, "spec": self.spec,
+                "spec_hash": self.spec_hash, "message": self.message, "created_by": self.created_by,
+                "created_at": self.created_at.isoformat()}
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    total: int
+    limit: int
+    offset: int
+
+
+def spec_hash(spec: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+# -- create ------------------------------------------------------------------------------------------
+def create_workflow(
+    document: dict[str, Any], actor: Actor, *, active: bool = True, message: str = "",
+    template_id: str | None = None, template_revision: int | None = None,
+    origin_workflow_id: str | None = None, origin_version: int | None = None,
+    session: Session | None = None,
+) -> WorkflowRecord:
+    """Create a workflow and its version 1. With ``session`` it joins the caller's transaction (no re-parse)."""
     spec = _valid_spec(document)
     _check_dag_id_free(spec.name)
+    if session is not None:
+        return _insert(session, spec, actor, active, message, template_id, template_revision,
+                       origin_workflow_id, origin_version)
     try:
-        with transaction() as session:
-            _check_name_free(session, spec.name)
-            workflow = Workflow(name=spec.name, description=spec.description, owner=spec.owner, tags=list(spec.tags),
-                                active=active, current_version=1, created_by=actor, updated_by=actor)
-            workflow.tasks = _task_rows(spec)
-            session.add(workflow)
-            session.flush()
-            _add_version(session, workflow, spec, 1, actor, message or "created")
-            audit.record(session, actor, "create", OBJECT_TYPE, workflow.id, spec.name, version=1, active=active)
-            record = _record(session, workflow)
+        with transaction() as own_session:
+            record = _insert(own_session, spec, actor, active, message, template_id, template_revision,
+                             origin_workflow_id, origin_version)
     except IntegrityError as exc:
         raise Conflict(f"a workflow named {spec.name!r} already exists") from exc
     airflow_dags.request_reparse()
     return record
 
 
+def _insert(session: Session, spec: WorkflowSpec, actor: Actor, active: bool, message: str,
+            template_id: str | None, template_revision: int | None,
+            origin_workflow_id: str | None, origin_version: int | None) -> WorkflowRecord:
+    _check_name_free(session, spec.name)
+    workflow = Workflow(name=spec.name, description=spec.description, owner=spec.owner, tags=list(spec.tags),
+                        active=active, current_version=1, created_by=actor.name, updated_by=actor.name,
+                        template_id=template_id, template_revision=template_revision,
+                        origin_workflow_id=origin_workflow_id, origin_version=origin_version)
+    workflow.tasks = _task_rows(spec)
+    session.add(workflow)
+    session.flush()
+    _add_version(session, workflow, spec, 1, actor, message or "created")
+    audit.record(session, actor.name, "create", OBJECT_TYPE, workflow.id, spec.name, version=1, active=active,
+                 template_id=template_id, origin_workflow_id=origin_workflow_id)
+    return _record(session, workflow)
+
+
+# -- read --------------------------------------------------------------------------------------------
 def get_workflow(workflow_id: str) -> WorkflowRecord:
     with transaction() as session:
         return _record(session, _load(session, workflow_id))
 
 
-def list_workflows(include_archived: bool = False) -> list[WorkflowRecord]:
-    query = select(Workflow).order_by(Workflow.name)
+def list_workflows(
+    *, q: str | None = None, tag: str | None = None, owner: str | None = None, template_id: str | None = None,
+    active: bool | None = None, include_archived: bool = False, sort: str = "name", limit: int = 50,
+    offset: int = 0,
+) -> Page:
+    """Filtered, sorted page of workflows; ``sort`` is a field name, ``-`` first for descending."""
+    query = select(Workflow)
     if not include_archived:
         query = query.where(Workflow.archived_at.is_(None))
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(or_(func.lower(Workflow.name).like(pattern), func.lower(Workflow.description).like(pattern)))
+    if owner:
+        query = query.where(or_(Workflow.owner == owner, Workflow.created_by == owner))
+    if template_id:
+        query = query.where(Workflow.template_id == template_id)
+    if active is not None:
+        query = query.where(Workflow.active.is_(active))
+    column = SORTABLE[sort.lstrip("-")]
+    query = query.order_by(column.desc() if sort.startswith("-") else column.asc(), Workflow.id)
     with transaction() as session:
-        return [_record(session, w) for w in session.scalars(query)]
+        rows = list(session.scalars(query))
+        if tag:  # tags are a JSON list: filtered here, portable across backends
+            rows = [w for w in rows if tag in (w.tags or [])]
+        return Page([_record(session, w) for w in rows[offset:offset + limit]], len(rows), limit, offset)
 
 
+def list_versions(workflow_id: str, *, limit: int = 50, offset: int = 0) -> Page:
+    with transaction() as session:
+        _load(session, workflow_id)
+        total = session.scalar(select(func.count()).where(WorkflowVersion.workflow_id == workflow_id))
+        rows = session.scalars(select(WorkflowVersion).where(WorkflowVersion.workflow_id == workflow_id)
+                               .order_by(WorkflowVersion.number.desc()).limit(limit).offset(offset))
+        return Page([_version_record(v) for v in rows], total or 0, limit, offset)
+
+
+def get_version(workflow_id: str, number: int) -> VersionRecord:
+    with transaction() as session:
+        _load(session, workflow_id)
+        version = session.scalar(select(WorkflowVersion).where(
+            WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.number == number))
+        if version is None:
+            raise NotFound(f"workflow {workflow_id} has no version {number}")
+        return _version_record(version)
+
+
+# -- update ------------------------------------------------------------------------------------------
 def update_workflow(
-    workflow_id: str, document: dict[str, Any], actor: str, *, expected_revision: int | None = None,
-    active: bool | None = None, message: str = "",
+    workflow_id: str, document: dict[str, Any], actor: Actor, *, expected_revision: int | None = None,
+    active: bool | None = None, message: str = "", audit_action: str = "update",
 ) -> WorkflowRecord:
     """Replace the workflow's spec (and optionally its active flag); a no-op save writes nothing."""
     spec = _valid_spec(document)
     renamed_from = None
     try:
         with transaction() as session:
-            workflow = _load(session, workflow_id)
-            _check_revision(workflow, expected_revision)
-            _check_not_archived(workflow)
+            workflow = _load_for_change(session, workflow_id, actor, expected_revision)
             current = _current_spec(session, workflow)
             spec_changed = spec.to_dict() != current
             active_changed = active is not None and active != workflow.active
@@ -112,10 +209,11 @@ def update_workflow(
                 _check_dag_id_free(spec.name)
                 renamed_from = workflow.name
             details: dict[str, Any] = {}
-            number = _next_version_number(session, workflow.id) if spec_changed else workflow.current_version
+            previous = workflow.current_version
+            number = _next_version_number(session, workflow.id) if spec_changed else previous
             # All column changes go in one UPDATE: its flush is the compare-and-swap on ``revision`` and, on
             # PostgreSQL, takes the row lock, so a concurrent writer waits here and then fails.
-            workflow.updated_by, workflow.updated_at = actor, utcnow()
+            workflow.updated_by, workflow.updated_at = actor.name, utcnow()
             if active_changed:
                 workflow.active = bool(active)
                 details["active"] = workflow.active
@@ -130,10 +228,12 @@ def update_workflow(
                 workflow.tasks = _task_rows(spec)
                 _add_version(session, workflow, spec, number, actor, message)
                 new = spec.to_dict()
-                details.update(from_version=number - 1, to_version=number,
+                details.update(from_version=previous, to_version=number,
                                changed=sorted(k for k in new if new[k] != current.get(k)))
             session.flush()
-            audit.record(session, actor, "update", OBJECT_TYPE, workflow.id, workflow.name, **details)
+            if message:
+                details["message"] = message
+            audit.record(session, actor.name, audit_action, OBJECT_TYPE, workflow.id, workflow.name, **details)
             record = _record(session, workflow)
     except StaleDataError as exc:
         raise Conflict(f"workflow {workflow_id} was changed by someone else; reload and try again") from exc
@@ -147,17 +247,64 @@ def update_workflow(
     return record
 
 
-def delete_workflow(workflow_id: str, actor: str, *, expected_revision: int | None = None) -> WorkflowRecord:
+def set_active(workflow_id: str, active: bool, actor: Actor, *, expected_revision: int | None = None) -> WorkflowRecord:
+    current = get_workflow(workflow_id)
+    return update_workflow(workflow_id, current.spec, actor, expected_revision=expected_revision, active=active)
+
+
+def snapshot_version(workflow_id: str, actor: Actor, message: str) -> VersionRecord:
+    """Record the current state as a new version on demand (e.g. "before the big refactor")."""
+    try:
+        with transaction() as session:
+            workflow = _load_for_change(session, workflow_id, actor, None)
+            spec = _valid_spec(_current_spec(session, workflow))
+            number = _next_version_number(session, workflow.id)
+            workflow.current_version, workflow.updated_by, workflow.updated_at = number, actor.name, utcnow()
+            session.flush()
+            version = _add_version(session, workflow, spec, number, actor, message)
+            session.flush()
+            audit.record(session, actor.name, "snapshot", OBJECT_TYPE, workflow.id, workflow.name,
+                         from_version=number - 1, to_version=number, message=message)
+            return _version_record(version)
+    except StaleDataError as exc:
+        raise Conflict(f"workflow {workflow_id} was changed by someone else; reload and try again") from exc
+
+
+def restore_version(version_id: str, actor: Actor, *, expected_revision: int | None = None) -> WorkflowRecord:
+    """Make the workflow equal to an old version by saving it as a new version; history is kept whole."""
+    with transaction() as session:
+        version = session.get(WorkflowVersion, version_id)
+        if version is None:
+            raise NotFound(f"version {version_id} does not exist")
+        workflow_id, number, spec = version.workflow_id, version.number, version.spec
+    spec_obj, errors = validate_document(spec)
+    if spec_obj is None:
+        raise InvalidInput([FieldError(e.path, f"version {number} no longer validates: {e.message}") for e in errors])
+    return update_workflow(workflow_id, spec, actor, expected_revision=expected_revision,
+                           message=f"restored from v{number}", audit_action="restore")
+
+
+def clone_workflow(workflow_id: str, name: str, actor: Actor) -> WorkflowRecord:
+    """Copy the current version under a new name; the clone starts inactive and remembers its origin."""
+    origin = get_workflow(workflow_id)
+    if origin.archived_at is not None:
+        raise Conflict(f"workflow {workflow_id} is archived (deleted); it cannot be cloned")
+    document = {**origin.spec, "name": name}
+    record = create_workflow(document, actor, active=False, message=f"cloned from {origin.name} v{origin.version}",
+                             origin_workflow_id=origin.id, origin_version=origin.version)
+    return record
+
+
+# -- delete ------------------------------------------------------------------------------------------
+def delete_workflow(workflow_id: str, actor: Actor, *, expected_revision: int | None = None) -> WorkflowRecord:
     """Archive the workflow: its DAG goes away, its versions, runs and audit rows stay readable."""
     try:
         with transaction() as session:
-            workflow = _load(session, workflow_id)
-            _check_revision(workflow, expected_revision)
-            _check_not_archived(workflow)
+            workflow = _load_for_change(session, workflow_id, actor, expected_revision)
             workflow.archived_at = workflow.updated_at = utcnow()
-            workflow.updated_by = actor
+            workflow.updated_by = actor.name
             session.flush()
-            audit.record(session, actor, "delete", OBJECT_TYPE, workflow.id, workflow.name,
+            audit.record(session, actor.name, "delete", OBJECT_TYPE, workflow.id, workflow.name,
                          version=workflow.current_version)
             record = _record(session, workflow)
     except StaleDataError as exc:
@@ -167,7 +314,13 @@ def delete_workflow(workflow_id: str, actor: str, *, expected_revision: int | No
     return record
 
 
-def _valid_spec(document: dict[str, Any]) -> WorkflowSpec:
+# -- helpers -----------------------------------------------------------------------------------------
+def check_owner(created_by: str, actor: Actor, what: str) -> None:
+    if not actor.manage_all_workflows and created_by != actor.name:
+        raise Forbidden(f"{what} belongs to {created_by!r}; only its owner, Op or Admin may change it")
+
+
+def _valid_spec(document: Any) -> WorkflowSpec:
     spec, errors = validate_document(document)
     if spec is None:
         raise InvalidInput(errors)
@@ -185,14 +338,15 @@ def _check_name_free(session: Session, name: str) -> None:
         raise Conflict(f"a workflow named {name!r} already exists")
 
 
-def _check_revision(workflow: Workflow, expected: int | None) -> None:
-    if expected is not None and expected != workflow.revision:
-        raise Conflict(f"workflow {workflow.id} is at revision {workflow.revision}, not {expected}; reload and try again")
-
-
-def _check_not_archived(workflow: Workflow) -> None:
+def _load_for_change(session: Session, workflow_id: str, actor: Actor, expected_revision: int | None) -> Workflow:
+    workflow = _load(session, workflow_id)
+    check_owner(workflow.created_by, actor, f"workflow {workflow.name!r}")
+    if expected_revision is not None and expected_revision != workflow.revision:
+        raise Conflict(f"workflow {workflow.id} is at revision {workflow.revision}, not {expected_revision}; "
+                       "reload and try again")
     if workflow.archived_at is not None:
         raise Conflict(f"workflow {workflow.id} is archived (deleted); it can no longer be changed")
+    return workflow
 
 
 def _load(session: Session, workflow_id: str) -> Workflow:
@@ -211,17 +365,27 @@ def _current_spec(session: Session, workflow: Workflow) -> dict[str, Any]:
 
 
 def _next_version_number(session: Session, workflow_id: str) -> int:
-    return (session.scalar(select(func.max(WorkflowVersion.number)).where(WorkflowVersion.workflow_id == workflow_id)) or 0) + 1
+    latest = session.scalar(select(func.max(WorkflowVersion.number)).where(WorkflowVersion.workflow_id == workflow_id))
+    return (latest or 0) + 1
 
 
-def _add_version(session: Session, workflow: Workflow, spec: WorkflowSpec, number: int, actor: str, message: str) -> None:
-    session.add(WorkflowVersion(workflow_id=workflow.id, number=number, spec=spec.to_dict(),
-                                message=message, created_by=actor))
+def _add_version(session: Session, workflow: Workflow, spec: WorkflowSpec, number: int, actor: Actor,
+                 message: str) -> WorkflowVersion:
+    document = spec.to_dict()
+    version = WorkflowVersion(workflow_id=workflow.id, number=number, spec=document, spec_hash=spec_hash(document),
+                              message=message, created_by=actor.name)
+    session.add(version)
+    return version
 
 
 def _task_rows(spec: WorkflowSpec) -> list[Task]:
     return [Task(position=i, name=t.name, type=t.type, code=t.code, depends_on=list(t.depends_on))
             for i, t in enumerate(spec.tasks)]
+
+
+def _version_record(version: WorkflowVersion) -> VersionRecord:
+    return VersionRecord(version.id, version.workflow_id, version.number, version.spec, version.spec_hash,
+                         version.message, version.created_by, version.created_at)
 
 
 def _record(session: Session, workflow: Workflow) -> WorkflowRecord:
@@ -231,6 +395,6 @@ def _record(session: Session, workflow: Workflow) -> WorkflowRecord:
         id=workflow.id, name=workflow.name, active=workflow.active, revision=workflow.revision,
         version=workflow.current_version, spec=spec, created_by=workflow.created_by, created_at=workflow.created_at,
         updated_by=workflow.updated_by, updated_at=workflow.updated_at, archived_at=workflow.archived_at,
-        errors=errors,
+        template_id=workflow.template_id, template_revision=workflow.template_revision,
+        origin_workflow_id=workflow.origin_workflow_id, origin_version=workflow.origin_version, errors=errors,
     )
-

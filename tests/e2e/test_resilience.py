@@ -68,7 +68,7 @@ def test_one_invalid_row_does_not_stop_the_others(e2e):
         session.add(workflow)
         session.flush()
         workflow_id = workflow.id
-        session.add(WorkflowVersion(workflow_id=workflow_id, number=1, spec=bad_spec, created_by="sql"))
+        session.add(WorkflowVersion(workflow_id=workflow_id, number=1, spec=bad_spec, spec_hash="-", created_by="sql"))
     engine.dispose()
 
     _reparse_and_wait(e2e, good)

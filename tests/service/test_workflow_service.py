@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 from airflow_mlops.db import writer_engine
 from airflow_mlops.models import AuditEvent, Task, Workflow, WorkflowVersion
 from airflow_mlops.services import workflows
-from airflow_mlops.services.errors import Conflict, InvalidInput, NotFound
+from airflow_mlops.services.actors import Actor
+from airflow_mlops.services.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+ALICE = Actor("alice")  # a User: owns what she creates
+BOB = Actor("bob", manage_all_workflows=True)  # an Op
+CAROL = Actor("carol", manage_all_workflows=True)
+MALLORY = Actor("mallory")  # a User who owns nothing here
 
 DOC = {
     "name": "svc_wf",
@@ -56,7 +62,7 @@ def clear_parse_requests() -> None:
 
 def test_create_writes_workflow_tasks_version_audit_and_asks_for_a_parse(plugin_db):
     clear_parse_requests()
-    record = workflows.create_workflow(DOC, "alice", active=False)
+    record = workflows.create_workflow(DOC, ALICE, active=False)
     assert (record.name, record.version, record.revision, record.active) == ("svc_wf", 1, 1, False)
     assert record.created_by == record.updated_by == "alice"
     assert record.spec["tasks"][1]["depends_on"] == ["a"]
@@ -69,26 +75,26 @@ def test_create_writes_workflow_tasks_version_audit_and_asks_for_a_parse(plugin_
 def test_invalid_input_writes_nothing(plugin_db):
     bad = {**DOC, "tasks": [{"name": "a", "code": "return (", "depends_on": ["zz"]}]}
     with pytest.raises(InvalidInput) as exc:
-        workflows.create_workflow(bad, "alice")
+        workflows.create_workflow(bad, ALICE)
     assert [e.path for e in exc.value.errors] == ["tasks[0].code", "tasks[0].depends_on[0]"]
     assert counts() == {"mlops_workflow": 0, "mlops_task": 0, "mlops_workflow_version": 0, "mlops_audit_event": 0}
 
 
 def test_duplicate_name_is_a_conflict_and_writes_nothing(plugin_db):
-    workflows.create_workflow(DOC, "alice")
+    workflows.create_workflow(DOC, ALICE)
     before = counts()
     with pytest.raises(Conflict, match="already exists"):
-        workflows.create_workflow(DOC, "bob")
+        workflows.create_workflow(DOC, BOB)
     assert counts() == before
 
 
 def test_update_adds_a_version_only_when_something_changed(plugin_db):
-    record = workflows.create_workflow(DOC, "alice")
-    same = workflows.update_workflow(record.id, DOC, "bob", expected_revision=1)
+    record = workflows.create_workflow(DOC, ALICE)
+    same = workflows.update_workflow(record.id, DOC, BOB, expected_revision=1)
     assert (same.version, same.revision) == (1, 1)
     assert audit_actions() == ["create"]
 
-    updated = workflows.update_workflow(record.id, changed(DOC, "return a * 10"), "bob", expected_revision=1,
+    updated = workflows.update_workflow(record.id, changed(DOC, "return a * 10"), BOB, expected_revision=1,
                                         message="scale")
     assert (updated.version, updated.revision, updated.updated_by) == (2, 2, "bob")
     assert updated.spec["tasks"][1]["code"] == "return a * 10"
@@ -101,24 +107,24 @@ def test_update_adds_a_version_only_when_something_changed(plugin_db):
 
 
 def test_stale_revision_is_refused_and_changes_nothing(plugin_db):
-    record = workflows.create_workflow(DOC, "alice")
-    workflows.update_workflow(record.id, changed(DOC, "return 2"), "bob", expected_revision=1)
+    record = workflows.create_workflow(DOC, ALICE)
+    workflows.update_workflow(record.id, changed(DOC, "return 2"), BOB, expected_revision=1)
     before = counts()
     with pytest.raises(Conflict, match="revision 2, not 1"):
-        workflows.update_workflow(record.id, changed(DOC, "return 3"), "carol", expected_revision=1)
+        workflows.update_workflow(record.id, changed(DOC, "return 3"), CAROL, expected_revision=1)
     assert counts() == before
     assert workflows.get_workflow(record.id).spec["tasks"][1]["code"] == "return 2"
 
 
 def test_concurrent_updates_with_the_same_revision_one_wins(plugin_db):
-    record = workflows.create_workflow(DOC, "alice")
+    record = workflows.create_workflow(DOC, ALICE)
     outcomes: dict[str, object] = {}
     barrier = threading.Barrier(2)
 
     def save(who: str) -> None:
         barrier.wait()
         try:
-            outcomes[who] = workflows.update_workflow(record.id, changed(DOC, f"return '{who}'"), who,
+            outcomes[who] = workflows.update_workflow(record.id, changed(DOC, f"return '{who}'"), Actor(who, manage_all_workflows=True),
                                                       expected_revision=record.revision)
         except Conflict as exc:
             outcomes[who] = exc
@@ -139,28 +145,64 @@ def test_concurrent_updates_with_the_same_revision_one_wins(plugin_db):
 
 
 def test_delete_archives_keeps_history_and_the_name(plugin_db):
-    record = workflows.create_workflow(DOC, "alice")
+    record = workflows.create_workflow(DOC, ALICE)
     with pytest.raises(Conflict):
-        workflows.delete_workflow(record.id, "bob", expected_revision=9)
-    archived = workflows.delete_workflow(record.id, "bob", expected_revision=1)
+        workflows.delete_workflow(record.id, BOB, expected_revision=9)
+    archived = workflows.delete_workflow(record.id, BOB, expected_revision=1)
     assert archived.archived_at is not None and archived.updated_by == "bob"
     assert counts() == {"mlops_workflow": 1, "mlops_task": 2, "mlops_workflow_version": 1, "mlops_audit_event": 2}
     assert audit_actions() == ["create", "delete"]
     assert workflows.get_workflow(record.id).spec["name"] == "svc_wf"  # still readable
-    assert [w.id for w in workflows.list_workflows()] == []
-    assert [w.id for w in workflows.list_workflows(include_archived=True)] == [record.id]
+    assert [w.id for w in workflows.list_workflows().items] == []
+    assert [w.id for w in workflows.list_workflows(include_archived=True).items] == [record.id]
     with pytest.raises(Conflict, match="archived"):
-        workflows.update_workflow(record.id, changed(DOC, "return 5"), "bob")
+        workflows.update_workflow(record.id, changed(DOC, "return 5"), BOB)
     with pytest.raises(Conflict, match="already exists"):
-        workflows.create_workflow(DOC, "carol")
+        workflows.create_workflow(DOC, CAROL)
     with pytest.raises(NotFound):
         workflows.get_workflow("no-such-id")
 
 
 def test_rename_keeps_history(plugin_db):
-    record = workflows.create_workflow(DOC, "alice")
-    renamed = workflows.update_workflow(record.id, {**DOC, "name": "svc_wf_2"}, "alice")
+    record = workflows.create_workflow(DOC, ALICE)
+    renamed = workflows.update_workflow(record.id, {**DOC, "name": "svc_wf_2"}, ALICE)
     assert (renamed.name, renamed.version) == ("svc_wf_2", 2)
-    other = workflows.create_workflow({**DOC, "name": "svc_other"}, "alice")
+    other = workflows.create_workflow({**DOC, "name": "svc_other"}, ALICE)
     with pytest.raises(Conflict, match="already exists"):
-        workflows.update_workflow(other.id, {**DOC, "name": "svc_wf_2"}, "alice")
+        workflows.update_workflow(other.id, {**DOC, "name": "svc_wf_2"}, ALICE)
+
+
+def test_only_the_owner_or_an_op_may_change_a_workflow(plugin_db):
+    record = workflows.create_workflow(DOC, ALICE)
+    before = counts()
+    for attempt in (lambda: workflows.update_workflow(record.id, changed(DOC, "return 9"), MALLORY),
+                    lambda: workflows.delete_workflow(record.id, MALLORY),
+                    lambda: workflows.snapshot_version(record.id, MALLORY, "mine now")):
+        with pytest.raises(Forbidden, match="belongs to 'alice'"):
+            attempt()
+    assert counts() == before
+    assert workflows.update_workflow(record.id, changed(DOC, "return 9"), BOB).version == 2
+
+
+def test_versions_snapshot_restore_and_clone(plugin_db):
+    record = workflows.create_workflow(DOC, ALICE)
+    workflows.update_workflow(record.id, changed(DOC, "return 2"), ALICE)
+    workflows.update_workflow(record.id, changed(DOC, "return 3"), ALICE)
+    page = workflows.list_versions(record.id, limit=2)
+    assert (page.total, [v.number for v in page.items]) == (3, [3, 2])
+    v1 = workflows.get_version(record.id, 1)
+    restored = workflows.restore_version(v1.id, ALICE)
+    assert restored.version == 4 and restored.spec == v1.spec
+    v4 = workflows.get_version(record.id, 4)
+    assert v4.spec_hash == v1.spec_hash and v4.message == "restored from v1"
+    assert [workflows.get_version(record.id, n).spec["tasks"][1]["code"] for n in (1, 2, 3, 4)] == \
+        ["return a", "return 2", "return 3", "return a"]
+    snap = workflows.snapshot_version(record.id, ALICE, "before experiments")
+    assert (snap.number, snap.message, snap.spec_hash) == (5, "before experiments", v1.spec_hash)
+
+    clone = workflows.clone_workflow(record.id, "svc_wf_clone", MALLORY)
+    assert (clone.active, clone.version, clone.created_by) == (False, 1, "mallory")
+    assert (clone.origin_workflow_id, clone.origin_version) == (record.id, 5)
+    workflows.update_workflow(clone.id, changed({**DOC, "name": "svc_wf_clone"}, "return 'clone'"), MALLORY)
+    assert workflows.get_workflow(record.id).spec["tasks"][1]["code"] == "return a"
+    assert audit_actions() == ["create", "update", "update", "restore", "snapshot", "create", "update"]

@@ -45,7 +45,7 @@ def add_workflow(url: str, spec: dict, *, active: bool = True, versions: int = 1
         session.add(workflow)
         session.flush()
         for number in range(1, versions + 1):
-            session.add(WorkflowVersion(workflow_id=workflow.id, number=number, created_by="t",
+            session.add(WorkflowVersion(workflow_id=workflow.id, number=number, created_by="t", spec_hash="-",
                                         spec={**spec, "description": f"v{number}"},
                                         created_at=datetime(2026, 1, number, tzinfo=timezone.utc)))
         return workflow.id

@@ -4,8 +4,9 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-27
 """
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 revision = '0001'
 down_revision = None
@@ -14,7 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('mlops_audit_event',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
@@ -35,11 +36,15 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('name', sa.String(length=250), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('category', sa.String(length=64), nullable=False),
     sa.Column('spec', sa.JSON(), nullable=False),
     sa.Column('builtin', sa.Boolean(), nullable=False),
     sa.Column('public', sa.Boolean(), nullable=False),
-    sa.Column('owner', sa.String(length=250), nullable=False),
+    sa.Column('usage_count', sa.Integer(), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=False),
+    sa.Column('created_by', sa.String(length=250), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_by', sa.String(length=250), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mlops_template')),
     sa.UniqueConstraint('name', name=op.f('uq_mlops_template_name'))
@@ -58,9 +63,16 @@ def upgrade() -> None:
     sa.Column('updated_by', sa.String(length=250), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('archived_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('template_id', sa.String(length=36), nullable=True),
+    sa.Column('template_revision', sa.Integer(), nullable=True),
+    sa.Column('origin_workflow_id', sa.String(length=36), nullable=True),
+    sa.Column('origin_version', sa.Integer(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mlops_workflow')),
     sa.UniqueConstraint('name', name=op.f('uq_mlops_workflow_name'))
     )
+    with op.batch_alter_table('mlops_workflow', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_mlops_workflow_template_id'), ['template_id'], unique=False)
+
     op.create_table('mlops_run',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('workflow_id', sa.String(length=36), nullable=False),
@@ -100,6 +112,7 @@ def upgrade() -> None:
     sa.Column('workflow_id', sa.String(length=36), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('spec', sa.JSON(), nullable=False),
+    sa.Column('spec_hash', sa.String(length=64), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('created_by', sa.String(length=250), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -114,7 +127,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table('mlops_workflow_version', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_mlops_workflow_version_workflow_id'))
 
@@ -127,6 +140,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_mlops_run_workflow_id_created_at')
 
     op.drop_table('mlops_run')
+    with op.batch_alter_table('mlops_workflow', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_mlops_workflow_template_id'))
+
     op.drop_table('mlops_workflow')
     op.drop_table('mlops_template')
     with op.batch_alter_table('mlops_audit_event', schema=None) as batch_op:

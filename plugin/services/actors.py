@@ -1,0 +1,24 @@
+"""Who is acting, and what the services must let them do beyond the FAB permission the API checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller of a service.
+
+    ``name`` is recorded as author/owner. The REST layer sets the two flags from FAB permissions
+    ("MLOps All Workflows" can_edit, "MLOps Public Templates" can_edit); without them a caller may change
+    only what it owns.
+    """
+
+    name: str
+    manage_all_workflows: bool = False
+    manage_public_templates: bool = False
+
+    @classmethod
+    def system(cls, name: str) -> Actor:
+        """A trusted local caller (the CLI, the template loader): whoever can run it can already do anything."""
+        return cls(name, manage_all_workflows=True, manage_public_templates=True)
