@@ -18,6 +18,10 @@ from airflow_mlops_dag_factory.store import LoadResult, StoredWorkflow
 log = logging.getLogger(__name__)
 
 MLOPS_TAG = "mlops"
+# Airflow's own DAG pages and trigger follow the plugin's roles. Only built-in roles are named: the DAG
+# processor syncs these into FAB, and a role that does not exist would fail the whole DAG file.
+_RUN = {"DAGs": {"can_read", "can_edit"}, "DAG Runs": {"can_read", "can_create"}}
+ACCESS_CONTROL = {"Viewer": {"DAGs": {"can_read"}, "DAG Runs": {"can_read"}}, "User": _RUN, "Op": _RUN}
 # Fixed and in the past: with catchup off, a scheduled workflow starts with its latest interval.
 START_DATE = pendulum.datetime(2024, 1, 1, tz="UTC")
 
@@ -54,6 +58,7 @@ def build_dag(workflow: StoredWorkflow) -> DAG:
         params={name: to_param(p) for name, p in spec.params.items()},
         default_args=default_args,
         is_paused_upon_creation=not workflow.active,
+        access_control=ACCESS_CONTROL,
     )
     operators = {task.name: _operator(dag, workflow, task) for task in spec.tasks}
     for task in spec.tasks:

@@ -43,6 +43,11 @@ OPTIONS: tuple[Option, ...] = (
         "Path of the MLOps DAG file relative to its bundle; used for priority parse requests after a save.",
     ),
     Option(
+        "max_request_bytes", "1048576",
+        "Largest request body the MLOps REST API accepts, in bytes; larger ones get 413.",
+        type="integer",
+    ),
+    Option(
         "db_connect_timeout", "10",
         "Seconds the DAG loader waits for the plugin database before serving the cached specs.",
         type="integer",

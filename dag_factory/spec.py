@@ -21,6 +21,14 @@ ParamType = Literal["string", "integer", "number", "boolean", "enum", "array", "
 TaskType = Literal["python"]
 
 NonNegativeInt = Annotated[int, Field(ge=0)]
+# Per-field limits: generous for real pipelines, small enough that one document cannot exhaust the server.
+MAX_TEXT = 10_000
+MAX_CODE = 200_000
+MAX_TASKS = 500
+MAX_PARAMS = 200
+MAX_TAGS = 50
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+Name = Annotated[str, Field(max_length=250)]
 
 
 class _StrictModel(BaseModel):
@@ -32,7 +40,7 @@ class ParamSpec(_StrictModel):
 
     type: ParamType
     default: Any = None
-    description: str = ""
+    description: Text = ""
     required: bool = False
     minimum: float | None = None
     maximum: float | None = None
@@ -43,29 +51,29 @@ class ParamSpec(_StrictModel):
 class TaskSpec(_StrictModel):
     """One task of a workflow: its code runs on an Airflow worker."""
 
-    name: str
+    name: Name
     type: TaskType = "python"
-    code: str = ""
-    depends_on: list[str] = Field(default_factory=list)
+    code: Annotated[str, Field(max_length=MAX_CODE)] = ""
+    depends_on: Annotated[list[Name], Field(max_length=MAX_TASKS)] = Field(default_factory=list)
     retries: NonNegativeInt | None = None
     timeout_seconds: NonNegativeInt | None = None
-    description: str = ""
+    description: Text = ""
 
 
 class WorkflowSpec(_StrictModel):
     """A whole workflow: the name becomes the Airflow dag_id."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    name: str
-    description: str = ""
-    schedule: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    owner: str = "airflow"
-    params: dict[str, ParamSpec] = Field(default_factory=dict)
+    name: Name
+    description: Text = ""
+    schedule: Annotated[str, Field(max_length=250)] | None = None
+    tags: Annotated[list[Annotated[str, Field(max_length=250)]], Field(max_length=MAX_TAGS)] = Field(default_factory=list)
+    owner: Name = "airflow"
+    params: Annotated[dict[str, ParamSpec], Field(max_length=MAX_PARAMS)] = Field(default_factory=dict)
     retries: NonNegativeInt = 0
     retry_delay_seconds: NonNegativeInt = 300
     execution_timeout_seconds: NonNegativeInt | None = None
-    tasks: list[TaskSpec] = Field(default_factory=list)
+    tasks: Annotated[list[TaskSpec], Field(max_length=MAX_TASKS)] = Field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; the stored form of a version."""

@@ -13,6 +13,9 @@ RESOURCE_WORKFLOWS = "MLOps Workflows"
 RESOURCE_TEMPLATES = "MLOps Templates"
 RESOURCE_RUNS = "MLOps Runs"
 RESOURCE_AUDIT = "MLOps Audit Log"
+# can_edit on these lifts the owner-only rule: edit/trigger/delete anyone's workflows, manage public templates.
+RESOURCE_ALL_WORKFLOWS = "MLOps All Workflows"
+RESOURCE_PUBLIC_TEMPLATES = "MLOps Public Templates"
 RESOURCES = (RESOURCE_WORKFLOWS, RESOURCE_TEMPLATES, RESOURCE_RUNS, RESOURCE_AUDIT)
 
 READ, CREATE, EDIT, DELETE = "can_read", "can_create", "can_edit", "can_delete"
@@ -23,9 +26,11 @@ AIRFLOW_PLUGINS_RESOURCE = "Plugins"
 _VIEWER = [(READ, RESOURCE_WORKFLOWS), (READ, RESOURCE_TEMPLATES), (READ, RESOURCE_RUNS),
            (READ, AIRFLOW_PLUGINS_RESOURCE)]
 _USER = _VIEWER + [(CREATE, RESOURCE_WORKFLOWS), (EDIT, RESOURCE_WORKFLOWS), (DELETE, RESOURCE_WORKFLOWS),
-                   (CREATE, RESOURCE_RUNS), (CREATE, RESOURCE_TEMPLATES)]
-_OP = _USER + [(EDIT, RESOURCE_TEMPLATES), (DELETE, RESOURCE_TEMPLATES)]
-_ADMIN = [(action, resource) for resource in RESOURCES for action in ALL_ACTIONS]
+                   (CREATE, RESOURCE_RUNS), (CREATE, RESOURCE_TEMPLATES), (EDIT, RESOURCE_TEMPLATES),
+                   (DELETE, RESOURCE_TEMPLATES)]
+_OP = _USER + [(EDIT, RESOURCE_ALL_WORKFLOWS)]
+_ADMIN = [(action, resource) for resource in RESOURCES for action in ALL_ACTIONS] + [
+    (EDIT, RESOURCE_ALL_WORKFLOWS), (EDIT, RESOURCE_PUBLIC_TEMPLATES)]
 
 ROLE_GRANTS: dict[str, list[tuple[str, str]]] = {"Viewer": _VIEWER, "User": _USER, "Op": _OP, "Admin": _ADMIN}
 

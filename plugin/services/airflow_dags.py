@@ -8,6 +8,9 @@ regular parse.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -67,3 +70,64 @@ def foreign_dag_file(dag_id: str) -> str | None:
     if row is None or (row.relative_fileloc == settings.get("dag_file") and row.bundle_name == settings.get("dag_bundle")):
         return None
     return f"{row.bundle_name}/{row.relative_fileloc}"
+
+
+@dataclass(frozen=True)
+class DagStatus:
+    exists: bool
+    is_paused: bool = False
+    is_stale: bool = False
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    state: str
+    start_date: datetime | None
+    end_date: datetime | None
+
+
+def dag_status(dag_id: str) -> DagStatus:
+    from airflow.models.dag import DagModel
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.execute(select(DagModel.is_paused, DagModel.is_stale).where(DagModel.dag_id == dag_id)).first()
+        serialized = session.scalar(select(SerializedDagModel.dag_id).where(SerializedDagModel.dag_id == dag_id).limit(1))
+    if row is None or serialized is None:
+        return DagStatus(exists=False)
+    return DagStatus(exists=True, is_paused=bool(row.is_paused), is_stale=bool(row.is_stale))
+
+
+def trigger(dag_id: str, conf: dict[str, Any], note: str | None, user: str) -> str:
+    """Create a manual DAG run (Airflow validates ``conf`` against the DAG's Params); returns its run_id."""
+    from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.utils.types import DagRunTriggeredByType
+
+    dag_run = trigger_dag(dag_id, triggered_by=DagRunTriggeredByType.REST_API, conf=conf, note=note or None,
+                          triggering_user_name=user)
+    return dag_run.run_id
+
+
+def run_statuses(keys: list[tuple[str, str]]) -> dict[tuple[str, str], RunStatus]:
+    """State, start and end of many DAG runs in one query."""
+    if not keys:
+        return {}
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import tuple_
+
+    with create_session() as session:
+        rows = session.execute(select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.start_date, DagRun.end_date)
+                               .where(tuple_(DagRun.dag_id, DagRun.run_id).in_(keys)))
+        return {(r.dag_id, r.run_id): RunStatus(str(r.state), r.start_date, r.end_date) for r in rows}
+
+
+def task_states(dag_id: str, run_id: str) -> dict[str, str | None]:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.execute(select(TaskInstance.task_id, TaskInstance.state)
+                               .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id))
+        return {r.task_id: (str(r.state) if r.state else None) for r in rows}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from airflow_mlops.models import AuditEvent
@@ -13,3 +15,34 @@ def record(session: Session, actor: str, action: str, object_type: str, object_i
            object_name: str = "", **details: Any) -> None:
     session.add(AuditEvent(actor=actor, action=action, object_type=object_type, object_id=object_id,
                            object_name=object_name, details=details))
+
+
+def record_denied(actor: str, request: str, action: str, resource: str) -> None:
+    """A refused write is worth knowing about: recorded in its own small transaction."""
+    from airflow_mlops.db import transaction
+
+    with transaction() as session:
+        record(session, actor, "permission_denied", "request", "-", request, needs=[action, resource])
+
+
+def list_events(*, actor: str | None = None, object_type: str | None = None, object_id: str | None = None,
+                action: str | None = None, since: datetime | None = None, until: datetime | None = None,
+                limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Newest first. There is deliberately no way to change or delete an audit row."""
+    from airflow_mlops.db import transaction
+
+    query = select(AuditEvent)
+    for column, value in ((AuditEvent.actor, actor), (AuditEvent.object_type, object_type),
+                          (AuditEvent.object_id, object_id), (AuditEvent.action, action)):
+        if value:
+            query = query.where(column == value)
+    if since:
+        query = query.where(AuditEvent.at >= since)
+    if until:
+        query = query.where(AuditEvent.at < until)
+    with transaction() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit).offset(offset))
+        return [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                 "object_type": e.object_type, "object_id": e.object_id, "object_name": e.object_name,
+                 "details": e.details} for e in rows], total

@@ -188,6 +188,18 @@ def get_version(workflow_id: str, number: int) -> VersionRecord:
         return _version_record(version)
 
 
+def diff_versions(workflow_id: str, from_number: int, to_number: int | None = None) -> dict[str, Any]:
+    """Structured diff from one version to another (default: to the current version)."""
+    from airflow_mlops.services.diff import diff_specs
+
+    old = get_version(workflow_id, from_number)
+    new = get_version(workflow_id, to_number) if to_number is not None else None
+    new_spec = new.spec if new else get_workflow(workflow_id).spec
+    current = get_workflow(workflow_id).version
+    return {"workflow_id": workflow_id, "from": from_number, "to": to_number if to_number is not None else current,
+            **diff_specs(old.spec, new_spec)}
+
+
 # -- update ------------------------------------------------------------------------------------------
 def update_workflow(
     workflow_id: str, document: dict[str, Any], actor: Actor, *, expected_revision: int | None = None,

@@ -144,3 +144,17 @@ def test_archived_workflows_are_not_loaded(db, tmp_path):
     with Session(create_engine(db)) as session, session.begin():
         session.get(Workflow, gone).archived_at = datetime.now(timezone.utc)
     assert [w.spec.name for w in store.load_workflows(url=db, cache_dir=tmp_path).workflows] == ["wf"]
+
+
+def test_access_control_uses_only_valid_fab_dag_permissions():
+    """An invalid entry makes the DAG processor refuse the whole DAG file, taking every workflow down."""
+    from airflow.providers.fab.auth_manager.security_manager.override import FabAirflowSecurityManagerOverride
+    from airflow.providers.fab.www.security.permissions import RESOURCE_DETAILS_MAP
+
+    from airflow_mlops_dag_factory.build import ACCESS_CONTROL
+
+    builtin_roles = {c["role"] for c in FabAirflowSecurityManagerOverride.ROLE_CONFIGS}
+    for role, grants in ACCESS_CONTROL.items():
+        assert role in builtin_roles
+        for resource, actions in grants.items():
+            assert set(actions) <= RESOURCE_DETAILS_MAP[resource]["actions"], (role, resource)

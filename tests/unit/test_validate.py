@@ -78,7 +78,7 @@ def test_missing_name():
         ("", "workflow name must not be empty"),
         ("a b", "workflow name 'a b' may contain only ASCII letters, digits, '_', '-' and '.'"),
         ("café", "workflow name 'café' may contain only ASCII letters, digits, '_', '-' and '.'"),
-        ("x" * 251, "workflow name must be at most 250 characters, not 251"),
+        ("x" * 251, "String should have at most 250 characters"),
     ],
 )
 def test_workflow_name_follows_dag_id_rules(name, message):
@@ -225,3 +225,16 @@ def test_code_may_return_or_set_result():
 def test_negative_retries():
     [error] = errors_of(retries=-1)
     assert error == FieldError("retries", "Input should be greater than or equal to 0")
+
+
+def test_per_field_size_limits():
+    doc = copy.deepcopy(VALID)
+    doc["tasks"][0]["code"] = "x = 1\n" * 40_000
+    doc["description"] = "d" * 10_001
+    doc["tags"] = [f"t{i}" for i in range(51)]
+    _, errors = validate_document(doc)
+    assert FieldError("tasks[0].code", "String should have at most 200000 characters") in errors
+    assert FieldError("description", "String should have at most 10000 characters") in errors
+    assert FieldError("tags", "List should have at most 50 items after validation, not 51") in errors
+    too_many = {**VALID, "tasks": [{"name": f"t{i}", "code": "1"} for i in range(501)]}
+    assert FieldError("tasks", "List should have at most 500 items after validation, not 501") in validate_document(too_many)[1]

@@ -1,0 +1,381 @@
+"""Every REST endpoint: parse input, check permission, call one service, serialise through the schema."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, request
+from flask_wtf.csrf import generate_csrf
+from werkzeug.exceptions import HTTPException
+
+from airflow_mlops import security as sec
+from airflow_mlops.api import inputs, schemas
+from airflow_mlops.api.auth import authenticated_caller, require
+from airflow_mlops.api.openapi import Api, json_response
+from airflow_mlops.api.problems import ApiError, from_service_error, problem
+from airflow_mlops.services import audit, runs, templates, workflows
+from airflow_mlops.services.errors import ServiceError
+from airflow_mlops_dag_factory.errors import FieldError
+
+log = logging.getLogger(__name__)
+URL_PREFIX = "/mlops/api/v1"
+blueprint = Blueprint("mlops_api", __name__, url_prefix=URL_PREFIX)
+api = Api(blueprint)
+
+PAGING = [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": inputs.MAX_LIMIT}},
+          {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}]
+
+
+def _q(name: str, schema: dict[str, Any] | None = None, description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": schema or {"type": "string"}, "description": description}
+
+
+@blueprint.errorhandler(ApiError)
+def _api_error(exc: ApiError) -> Response:
+    return problem(exc.status, exc.detail, exc.errors)
+
+
+@blueprint.errorhandler(ServiceError)
+def _service_error(exc: ServiceError) -> Response:
+    return from_service_error(exc)
+
+
+@blueprint.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Response:
+    return problem(exc.code or 500, exc.description or exc.name)
+
+
+@blueprint.errorhandler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    log.exception("MLOps API: unexpected error on %s %s", request.method, request.path)
+    return problem(500, "unexpected server error; it was logged")
+
+
+def _etag(record: workflows.WorkflowRecord | templates.TemplateRecord) -> dict[str, str]:
+    return {"ETag": f'"{record.revision}"'}
+
+
+# -- workflows ---------------------------------------------------------------------------------------
+WORKFLOW_FILTERS = [
+    _q("q", description="text in name or description"), _q("tag"), _q("owner"), _q("template_id"),
+    _q("active", {"type": "boolean"}), _q("include_archived", {"type": "boolean"}),
+    _q("sort", {"type": "string", "enum": sorted([*workflows.SORTABLE, *(f"-{k}" for k in workflows.SORTABLE)])}),
+    *PAGING,
+]
+
+
+@api.route("GET", "/workflows", summary="List workflows", tag="workflows", response=schemas.WorkflowPage,
+           permission=(sec.READ, sec.RESOURCE_WORKFLOWS), query=WORKFLOW_FILTERS)
+@require(sec.READ, sec.RESOURCE_WORKFLOWS)
+def list_workflows() -> Response:
+    limit, offset = inputs.paging()
+    sort = inputs.query_choice("sort", "name", {*workflows.SORTABLE, *(f"-{k}" for k in workflows.SORTABLE)})
+    page = workflows.list_workflows(
+        q=request.args.get("q"), tag=request.args.get("tag"), owner=request.args.get("owner"),
+        template_id=request.args.get("template_id"), active=inputs.query_bool("active"),
+        include_archived=bool(inputs.query_bool("include_archived")), sort=sort, limit=limit, offset=offset)
+    return json_response(schemas.WorkflowPage, {"items": [w.to_dict() for w in page.items], "total": page.total,
+                                                "limit": page.limit, "offset": page.offset})
+
+
+def _workflow_document(body: dict[str, Any]) -> tuple[dict[str, Any], bool | None, Any]:
+    """Split a client document into the spec, ``active`` and ``revision``; read-only fields are dropped."""
+    active = body.get("active")
+    if active is not None and not isinstance(active, bool):
+        raise ApiError(400, "invalid field", [FieldError("active", "must be true or false")])
+    spec = {k: v for k, v in body.items() if k not in schemas.READ_ONLY_WORKFLOW_FIELDS | {"active", "revision"}}
+    return spec, active, body.get("revision")
+
+
+@api.route("POST", "/workflows", summary="Create a workflow", tag="workflows", body=schemas.WorkflowIn,
+           response=schemas.WorkflowOut, status=201, permission=(sec.CREATE, sec.RESOURCE_WORKFLOWS), errors=(409,))
+@require(sec.CREATE, sec.RESOURCE_WORKFLOWS)
+def create_workflow() -> Response:
+    spec, active, _ = _workflow_document(inputs.json_body())
+    record = workflows.create_workflow(spec, authenticated_caller().actor(), active=True if active is None else active)
+    return json_response(schemas.WorkflowOut, record.to_dict(), 201, _etag(record))
+
+
+@api.route("GET", "/workflows/{workflow_id}", summary="Get a workflow", tag="workflows", response=schemas.WorkflowOut,
+           permission=(sec.READ, sec.RESOURCE_WORKFLOWS), errors=(404,))
+@require(sec.READ, sec.RESOURCE_WORKFLOWS)
+def get_workflow(workflow_id: str) -> Response:
+    record = workflows.get_workflow(workflow_id)
+    return json_response(schemas.WorkflowOut, record.to_dict(), headers=_etag(record))
+
+
+@api.route("PUT", "/workflows/{workflow_id}", summary="Replace a workflow (whole document)", tag="workflows",
+           body=schemas.WorkflowIn, response=schemas.WorkflowOut, permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS),
+           errors=(404, 409))
+@require(sec.EDIT, sec.RESOURCE_WORKFLOWS)
+def replace_workflow(workflow_id: str) -> Response:
+    spec, active, revision = _workflow_document(inputs.json_body())
+    record = workflows.update_workflow(workflow_id, spec, authenticated_caller().actor(),
+                                       expected_revision=inputs.expected_revision(revision), active=active)
+    return json_response(schemas.WorkflowOut, record.to_dict(), headers=_etag(record))
+
+
+@api.route("PATCH", "/workflows/{workflow_id}", summary="Change some fields of a workflow (JSON merge patch)",
+           tag="workflows", body=schemas.WorkflowPatchIn, response=schemas.WorkflowOut,
+           permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404, 409))
+@require(sec.EDIT, sec.RESOURCE_WORKFLOWS)
+def patch_workflow(workflow_id: str) -> Response:
+    patch, active, revision = _workflow_document(inputs.json_body())
+    current = workflows.get_workflow(workflow_id)
+    record = workflows.update_workflow(workflow_id, merge_patch(current.spec, patch), authenticated_caller().actor(),
+                                       expected_revision=inputs.expected_revision(revision), active=active)
+    return json_response(schemas.WorkflowOut, record.to_dict(), headers=_etag(record))
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: objects merge recursively, ``null`` removes a key, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+@api.route("DELETE", "/workflows/{workflow_id}", summary="Delete (archive) a workflow", tag="workflows",
+           response=schemas.WorkflowOut, permission=(sec.DELETE, sec.RESOURCE_WORKFLOWS), errors=(404, 409))
+@require(sec.DELETE, sec.RESOURCE_WORKFLOWS)
+def delete_workflow(workflow_id: str) -> Response:
+    record = workflows.delete_workflow(workflow_id, authenticated_caller().actor(),
+                                       expected_revision=inputs.expected_revision())
+    return json_response(schemas.WorkflowOut, record.to_dict())
+
+
+@api.route("POST", "/workflows/{workflow_id}/clone", summary="Clone a workflow under a new name", tag="workflows",
+           body=schemas.CloneIn, response=schemas.WorkflowOut, status=201,
+           permission=(sec.CREATE, sec.RESOURCE_WORKFLOWS), errors=(404, 409))
+@require(sec.CREATE, sec.RESOURCE_WORKFLOWS)
+def clone_workflow(workflow_id: str) -> Response:
+    body = _model(schemas.CloneIn, inputs.json_body())
+    record = workflows.clone_workflow(workflow_id, body.name, authenticated_caller().actor())
+    return json_response(schemas.WorkflowOut, record.to_dict(), 201, _etag(record))
+
+
+# -- versions ----------------------------------------------------------------------------------------
+@api.route("GET", "/workflows/{workflow_id}/versions", summary="List versions, newest first", tag="versions",
+           response=schemas.VersionPage, permission=(sec.READ, sec.RESOURCE_WORKFLOWS), query=PAGING, errors=(404,))
+@require(sec.READ, sec.RESOURCE_WORKFLOWS)
+def list_versions(workflow_id: str) -> Response:
+    limit, offset = inputs.paging()
+    page = workflows.list_versions(workflow_id, limit=limit, offset=offset)
+    return json_response(schemas.VersionPage, {"items": [v.to_dict() for v in page.items], "total": page.total,
+                                               "limit": limit, "offset": offset})
+
+
+@api.route("POST", "/workflows/{workflow_id}/versions", summary="Snapshot the current state as a version",
+           tag="versions", body=schemas.SnapshotIn, response=schemas.VersionOut, status=201,
+           permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404, 409))
+@require(sec.EDIT, sec.RESOURCE_WORKFLOWS)
+def snapshot_version(workflow_id: str) -> Response:
+    body = _model(schemas.SnapshotIn, inputs.json_body())
+    version = workflows.snapshot_version(workflow_id, authenticated_caller().actor(), body.description)
+    return json_response(schemas.VersionOut, version.to_dict(), 201)
+
+
+@api.route("GET", "/workflows/{workflow_id}/versions/{number}", summary="Get one version", tag="versions",
+           response=schemas.VersionOut, permission=(sec.READ, sec.RESOURCE_WORKFLOWS), errors=(404,))
+@require(sec.READ, sec.RESOURCE_WORKFLOWS)
+def get_version(workflow_id: str, number: int) -> Response:
+    return json_response(schemas.VersionOut, workflows.get_version(workflow_id, number).to_dict())
+
+
+@api.route("GET", "/workflows/{workflow_id}/diff", summary="Structured diff between two versions", tag="versions",
+           response=schemas.DiffOut, permission=(sec.READ, sec.RESOURCE_WORKFLOWS), errors=(404,),
+           query=[{"name": "from", "in": "query", "required": True, "schema": {"type": "integer", "minimum": 1}},
+                  {"name": "to", "in": "query", "schema": {"type": "integer", "minimum": 1},
+                   "description": "default: the current version"}])
+@require(sec.READ, sec.RESOURCE_WORKFLOWS)
+def diff_versions(workflow_id: str) -> Response:
+    if "from" not in request.args:
+        raise ApiError(400, "query parameter 'from' is required", [FieldError("query.from", "required")])
+    start = inputs.query_int("from", 1, minimum=1)
+    end = inputs.query_int("to", 0, minimum=1) if "to" in request.args else None
+    return json_response(schemas.DiffOut, workflows.diff_versions(workflow_id, start, end))
+
+
+@api.route("POST", "/versions/{version_id}/restore", summary="Restore a version (saved as a new version)",
+           tag="versions", response=schemas.WorkflowOut, permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS),
+           errors=(404, 409))
+@require(sec.EDIT, sec.RESOURCE_WORKFLOWS)
+def restore_version(version_id: str) -> Response:
+    record = workflows.restore_version(version_id, authenticated_caller().actor(),
+                                       expected_revision=inputs.expected_revision())
+    return json_response(schemas.WorkflowOut, record.to_dict(), headers=_etag(record))
+
+
+# -- templates ---------------------------------------------------------------------------------------
+@api.route("GET", "/templates", summary="List templates visible to the caller", tag="templates",
+           response=schemas.TemplatePage, permission=(sec.READ, sec.RESOURCE_TEMPLATES),
+           query=[_q("q"), _q("category", {"type": "string", "enum": list(templates.CATEGORIES)}), *PAGING])
+@require(sec.READ, sec.RESOURCE_TEMPLATES)
+def list_templates() -> Response:
+    limit, offset = inputs.paging()
+    category = request.args.get("category")
+    if category is not None:
+        inputs.query_choice("category", category, set(templates.CATEGORIES))
+    page = templates.list_templates(authenticated_caller().actor(), q=request.args.get("q"), category=category,
+                                    limit=limit, offset=offset)
+    return json_response(schemas.TemplatePage, {"items": [t.to_dict() for t in page.items], "total": page.total,
+                                                "limit": limit, "offset": offset})
+
+
+@api.route("POST", "/templates", summary="Create a template", tag="templates", body=schemas.TemplateIn,
+           response=schemas.TemplateOut, status=201, permission=(sec.CREATE, sec.RESOURCE_TEMPLATES), errors=(409,))
+@require(sec.CREATE, sec.RESOURCE_TEMPLATES)
+def create_template() -> Response:
+    body = inputs.json_body()
+    body.pop("revision", None)
+    record = templates.create_template(body, authenticated_caller().actor())
+    return json_response(schemas.TemplateOut, record.to_dict(), 201, _etag(record))
+
+
+@api.route("GET", "/templates/{template_id}", summary="Get a template", tag="templates", response=schemas.TemplateOut,
+           permission=(sec.READ, sec.RESOURCE_TEMPLATES), errors=(404,))
+@require(sec.READ, sec.RESOURCE_TEMPLATES)
+def get_template(template_id: str) -> Response:
+    record = templates.get_template(template_id, authenticated_caller().actor())
+    return json_response(schemas.TemplateOut, record.to_dict(), headers=_etag(record))
+
+
+@api.route("PUT", "/templates/{template_id}", summary="Replace a template", tag="templates", body=schemas.TemplateIn,
+           response=schemas.TemplateOut, permission=(sec.EDIT, sec.RESOURCE_TEMPLATES), errors=(404, 409))
+@require(sec.EDIT, sec.RESOURCE_TEMPLATES)
+def replace_template(template_id: str) -> Response:
+    body = inputs.json_body()
+    revision = inputs.expected_revision(body.pop("revision", None))
+    record = templates.update_template(template_id, body, authenticated_caller().actor(), expected_revision=revision)
+    return json_response(schemas.TemplateOut, record.to_dict(), headers=_etag(record))
+
+
+@api.route("DELETE", "/templates/{template_id}", summary="Delete a template", tag="templates", status=204,
+           permission=(sec.DELETE, sec.RESOURCE_TEMPLATES), errors=(404, 409))
+@require(sec.DELETE, sec.RESOURCE_TEMPLATES)
+def delete_template(template_id: str) -> Response:
+    templates.delete_template(template_id, authenticated_caller().actor(), expected_revision=inputs.expected_revision())
+    return Response(status=204)
+
+
+@api.route("POST", "/templates/{template_id}/instantiate", summary="Create a workflow from a template",
+           tag="templates", body=schemas.InstantiateIn, response=schemas.WorkflowOut, status=201,
+           permission=(sec.CREATE, sec.RESOURCE_WORKFLOWS), errors=(404, 409))
+@require(sec.CREATE, sec.RESOURCE_WORKFLOWS)
+def instantiate_template(template_id: str) -> Response:
+    body = inputs.json_body()
+    unknown = [FieldError(k, "unknown field") for k in body if k not in ("workflow_name", "params")]
+    if unknown:
+        raise ApiError(400, "invalid input", unknown)
+    record = templates.instantiate(template_id, body.get("workflow_name"), body.get("params", {}),
+                                   authenticated_caller().actor())
+    return json_response(schemas.WorkflowOut, record.to_dict(), 201, _etag(record))
+
+
+# -- runs ("jobs") -----------------------------------------------------------------------------------
+@api.route("POST", "/jobs/trigger/{workflow_id}", summary="Trigger a run with parameters and a description",
+           tag="runs", body=schemas.TriggerIn, response=schemas.RunOut, status=201,
+           permission=(sec.CREATE, sec.RESOURCE_RUNS), errors=(404, 409))
+@require(sec.CREATE, sec.RESOURCE_RUNS)
+def trigger_run(workflow_id: str) -> Response:
+    body = inputs.json_body()
+    unknown = [FieldError(k, "unknown field") for k in body if k not in ("params", "description", "unpause")]
+    unpause = body.get("unpause", False)
+    if not isinstance(unpause, bool):
+        unknown.append(FieldError("unpause", "must be true or false"))
+    if unknown:
+        raise ApiError(400, "invalid input", unknown)
+    record = runs.trigger(workflow_id, body.get("params", {}), body.get("description", ""),
+                          authenticated_caller().actor(), unpause=unpause)
+    return json_response(schemas.RunOut, record.to_dict(), 201)
+
+
+@api.route("GET", "/jobs", summary="List runs", tag="runs", response=schemas.RunPage,
+           permission=(sec.READ, sec.RESOURCE_RUNS), query=[_q("workflow_id"), _q("state"), *PAGING])
+@require(sec.READ, sec.RESOURCE_RUNS)
+def list_runs() -> Response:
+    limit, offset = inputs.paging()
+    page = runs.list_runs(workflow_id=request.args.get("workflow_id"), state=request.args.get("state"),
+                          limit=limit, offset=offset)
+    return json_response(schemas.RunPage, {"items": [r.to_dict() for r in page.items], "total": page.total,
+                                           "limit": limit, "offset": offset})
+
+
+@api.route("GET", "/jobs/compare", summary="Compare 2 to 10 runs", tag="runs", response=schemas.CompareOut,
+           permission=(sec.READ, sec.RESOURCE_RUNS), errors=(404,),
+           query=[{"name": "ids", "in": "query", "required": True, "schema": {"type": "string"},
+                   "description": "comma-separated run ids"}])
+@require(sec.READ, sec.RESOURCE_RUNS)
+def compare_runs() -> Response:
+    ids = [i for i in request.args.get("ids", "").split(",") if i]
+    return json_response(schemas.CompareOut, runs.compare(ids))
+
+
+@api.route("GET", "/jobs/{run_id}", summary="Get a run", tag="runs", response=schemas.RunOut,
+           permission=(sec.READ, sec.RESOURCE_RUNS), errors=(404,))
+@require(sec.READ, sec.RESOURCE_RUNS)
+def get_run(run_id: str) -> Response:
+    return json_response(schemas.RunOut, runs.get_run(run_id).to_dict())
+
+
+# -- audit -------------------------------------------------------------------------------------------
+@api.route("GET", "/audit", summary="Audit log, newest first", tag="audit", response=schemas.AuditPage,
+           permission=(sec.READ, sec.RESOURCE_AUDIT),
+           query=[_q("actor"), _q("object_type"), _q("object_id"), _q("action"),
+                  _q("since", {"type": "string", "format": "date-time"}),
+                  _q("until", {"type": "string", "format": "date-time"}), *PAGING])
+@require(sec.READ, sec.RESOURCE_AUDIT)
+def list_audit() -> Response:
+    limit, offset = inputs.paging()
+    items, total = audit.list_events(
+        actor=request.args.get("actor"), object_type=request.args.get("object_type"),
+        object_id=request.args.get("object_id"), action=request.args.get("action"),
+        since=_query_time("since"), until=_query_time("until"), limit=limit, offset=offset)
+    return json_response(schemas.AuditPage, {"items": items, "total": total, "limit": limit, "offset": offset})
+
+
+def _query_time(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, f"query parameter {name!r} must be an ISO 8601 time",
+                       [FieldError(f"query.{name}", f"not a time: {raw!r}")]) from None
+    if value.tzinfo is None:
+        raise ApiError(400, f"query parameter {name!r} needs a time zone", [FieldError(f"query.{name}", "add Z or +hh:mm")])
+    return value
+
+
+# -- meta --------------------------------------------------------------------------------------------
+@api.route("GET", "/openapi.json", summary="This OpenAPI document", tag="meta", permission=None)
+def openapi_document() -> Response:
+    authenticated_caller()
+    return json_response(None, api.document(request.script_root + URL_PREFIX))
+
+
+@api.route("GET", "/csrf-token", summary="CSRF token for browser (cookie) callers", tag="meta",
+           response=schemas.CsrfOut, permission=None)
+def csrf_token() -> Response:
+    authenticated_caller()
+    return json_response(schemas.CsrfOut, {"csrf_token": generate_csrf()})
+
+
+def _model(model: type, body: dict[str, Any]) -> Any:
+    from pydantic import ValidationError
+
+    from airflow_mlops_dag_factory.spec import error_path
+
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise ApiError(400, "invalid input", [FieldError(error_path(tuple(e["loc"])), e["msg"])
+                                              for e in exc.errors(include_url=False)]) from exc

@@ -1,0 +1,263 @@
+"""Data models of the REST API: the OpenAPI document is generated from them, and every response is
+serialised through them, so the document cannot drift from what the API really answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from airflow_mlops_dag_factory.spec import ParamSpec, TaskSpec, WorkflowSpec
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldErrorOut(_Out):
+    path: str
+    message: str
+
+
+class Problem(_Out):
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldErrorOut] = Field(default_factory=list)
+
+
+class WorkflowIn(WorkflowSpec):
+    """A workflow document as clients send it: the spec, plus ``active`` and optionally the ``revision``
+    it was based on. Read-only fields returned by GET may be sent back and are ignored."""
+
+    active: bool | None = None
+    revision: int | None = None
+
+
+READ_ONLY_WORKFLOW_FIELDS = frozenset({
+    "id", "version", "created_by", "created_at", "updated_by", "updated_at", "archived_at", "template_id",
+    "template_revision", "origin_workflow_id", "origin_version", "valid", "errors",
+})
+
+
+class WorkflowOut(_Out):
+    id: str
+    name: str
+    active: bool
+    revision: int
+    version: int
+    schema_version: int
+    description: str
+    schedule: str | None
+    tags: list[str]
+    owner: str
+    params: dict[str, ParamSpec]
+    retries: int
+    retry_delay_seconds: int
+    execution_timeout_seconds: int | None
+    tasks: list[TaskSpec]
+    created_by: str
+    created_at: str
+    updated_by: str
+    updated_at: str
+    archived_at: str | None
+    template_id: str | None
+    template_revision: int | None
+    origin_workflow_id: str | None
+    origin_version: int | None
+    valid: bool
+    errors: list[FieldErrorOut]
+
+
+class _PageOut(_Out):
+    total: int
+    limit: int
+    offset: int
+
+
+class WorkflowPage(_PageOut):
+    items: list[WorkflowOut]
+
+
+class CloneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str
+
+
+class SnapshotIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    description: str = Field(default="", max_length=10_000)
+
+
+class VersionOut(_Out):
+    id: str
+    workflow_id: str
+    number: int
+    spec: dict[str, Any]
+    spec_hash: str
+    message: str
+    created_by: str
+    created_at: str
+
+
+class VersionPage(_PageOut):
+    items: list[VersionOut]
+
+
+class Change(_Out):
+    field: str
+    old: Any = None
+    new: Any = None
+
+
+class ParamChange(_Out):
+    name: str
+    old: Any = None
+    new: Any = None
+
+
+class ParamDiff(_Out):
+    added: list[str]
+    removed: list[str]
+    changed: list[ParamChange]
+
+
+class Rename(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    from_: str = Field(alias="from")
+    to: str
+
+
+class TaskChange(_Out):
+    name: str
+    fields: list[Change]
+    depends_on_added: list[str]
+    depends_on_removed: list[str]
+    code_diff: str
+
+
+class TaskDiff(_Out):
+    added: list[str]
+    removed: list[str]
+    renamed: list[Rename]
+    changed: list[TaskChange]
+
+
+class DiffOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    workflow_id: str
+    from_: int = Field(alias="from")
+    to: int
+    identical: bool
+    settings: list[Change]
+    params: ParamDiff
+    tasks: TaskDiff
+
+
+class TemplateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=250)
+    description: str = ""
+    category: str = "general"
+    public: bool = False
+    spec: dict[str, Any]
+    revision: int | None = None
+
+
+class TemplateOut(_Out):
+    id: str
+    name: str
+    description: str
+    category: str
+    spec: dict[str, Any]
+    public: bool
+    builtin: bool
+    usage_count: int
+    revision: int
+    created_by: str
+    created_at: str
+    updated_by: str
+    updated_at: str
+
+
+class TemplatePage(_PageOut):
+    items: list[TemplateOut]
+
+
+class InstantiateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    workflow_name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class TriggerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    params: dict[str, Any] = Field(default_factory=dict)
+    description: str = Field(default="", max_length=1000)
+    unpause: bool = False
+
+
+class RunOut(_Out):
+    id: str
+    workflow_id: str
+    workflow_name: str
+    version: int
+    dag_id: str
+    dag_run_id: str
+    params: dict[str, Any]
+    description: str
+    state: str
+    triggered_by: str
+    created_at: str
+    started_at: str | None
+    ended_at: str | None
+    duration_seconds: float | None
+
+
+class RunPage(_PageOut):
+    items: list[RunOut]
+
+
+class CompareOut(_Out):
+    runs: list[RunOut]
+    params: dict[str, dict[str, Any]]
+    differing_params: list[str]
+    versions: dict[str, int]
+    tasks: dict[str, dict[str, str | None]]
+
+
+class AuditEventOut(_Out):
+    id: int
+    at: str
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    object_name: str
+    details: dict[str, Any]
+
+
+class AuditPage(_PageOut):
+    items: list[AuditEventOut]
+
+
+class CsrfOut(_Out):
+    csrf_token: str
+
+
+class WorkflowPatchIn(BaseModel):
+    """A JSON merge patch of a workflow document: only the fields to change; ``null`` removes a field."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    description: str | None = None
+    schedule: str | None = None
+    tags: list[str] | None = None
+    owner: str | None = None
+    params: dict[str, ParamSpec] | None = None
+    retries: int | None = None
+    retry_delay_seconds: int | None = None
+    execution_timeout_seconds: int | None = None
+    tasks: list[TaskSpec] | None = None
+    active: bool | None = None
+    revision: int | None = None

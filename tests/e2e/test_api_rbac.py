@@ -1,0 +1,200 @@
+"""Every endpoint x every kind of caller x every way of authenticating, against a real api-server (FAB auth).
+
+The expectation is derived from the rules the product promises (README/issue), not from the code:
+anonymous -> 401; a role without the FAB permission -> 403; a User changing another user's workflow ->
+403; a private template of someone else is invisible (404) unless the caller is Admin; a browser (cookie)
+write without the CSRF token -> 403; otherwise the success status.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pytest
+from api_client import USERS, Client, ensure_users, simple_workflow, unique
+
+from airflow_mlops import security as sec
+
+pytestmark = pytest.mark.parametrize("e2e", ["sqlite"], indirect=True)
+
+ROLES = {"anonymous": None, "viewer": "Viewer", "user1": "User", "user2": "User", "op": "Op", "admin": "Admin"}
+OWNER = "user1"
+
+
+def granted(role: str | None, action: str, resource: str) -> bool:
+    if role is None:
+        return False
+    if role == "Admin":
+        return True
+    return (action, resource) in sec.ROLE_GRANTS[role]
+
+
+@dataclass
+class Op:
+    method: str
+    path: Callable[[Any], str]
+    permission: tuple[str, str] | None
+    success: int
+    body: Callable[[Any], Any] | None = None
+    owner_rule: str | None = None  # "workflow" (owner/Op/Admin) or "private_template" (owner/Admin, else 404)
+
+    @property
+    def writes(self) -> bool:
+        return self.method != "GET"
+
+
+WF, TPL, RUNS, AUDIT = sec.RESOURCE_WORKFLOWS, sec.RESOURCE_TEMPLATES, sec.RESOURCE_RUNS, sec.RESOURCE_AUDIT
+R, C, E, D = sec.READ, sec.CREATE, sec.EDIT, sec.DELETE
+OPS = {
+    "list workflows": Op("GET", lambda c: "/workflows", (R, WF), 200),
+    "create workflow": Op("POST", lambda c: "/workflows", (C, WF), 201, lambda c: simple_workflow(unique("rbac"))),
+    "get workflow": Op("GET", lambda c: f"/workflows/{c.shared['id']}", (R, WF), 200),
+    "replace workflow": Op("PUT", lambda c: f"/workflows/{c.fresh_workflow()}", (E, WF), 200,
+                           lambda c: simple_workflow(c.last_name, "return 2"), "workflow"),
+    "patch workflow": Op("PATCH", lambda c: f"/workflows/{c.fresh_workflow()}", (E, WF), 200,
+                         lambda c: {"description": "patched"}, "workflow"),
+    "delete workflow": Op("DELETE", lambda c: f"/workflows/{c.fresh_workflow()}", (D, WF), 200, None, "workflow"),
+    "clone workflow": Op("POST", lambda c: f"/workflows/{c.shared['id']}/clone", (C, WF), 201,
+                         lambda c: {"name": unique("clone")}),
+    "list versions": Op("GET", lambda c: f"/workflows/{c.shared['id']}/versions", (R, WF), 200),
+    "snapshot version": Op("POST", lambda c: f"/workflows/{c.fresh_workflow()}/versions", (E, WF), 201,
+                           lambda c: {"description": "snap"}, "workflow"),
+    "get version": Op("GET", lambda c: f"/workflows/{c.shared['id']}/versions/1", (R, WF), 200),
+    "diff versions": Op("GET", lambda c: f"/workflows/{c.shared['id']}/diff?from=1", (R, WF), 200),
+    "restore version": Op("POST", lambda c: f"/versions/{c.fresh_version()}/restore", (E, WF), 200, None, "workflow"),
+    "list templates": Op("GET", lambda c: "/templates", (R, TPL), 200),
+    "create template": Op("POST", lambda c: "/templates", (C, TPL), 201,
+                          lambda c: {"name": unique("tpl"), "spec": {"tasks": [{"name": "a", "code": "1"}]}}),
+    "get template": Op("GET", lambda c: f"/templates/{c.public_template}", (R, TPL), 200),
+    "replace template": Op("PUT", lambda c: f"/templates/{c.fresh_template()}", (E, TPL), 200,
+                           lambda c: {"name": c.last_name, "description": "changed",
+                                      "spec": {"tasks": [{"name": "a", "code": "2"}]}}, "private_template"),
+    "delete template": Op("DELETE", lambda c: f"/templates/{c.fresh_template()}", (D, TPL), 204, None,
+                          "private_template"),
+    "instantiate template": Op("POST", lambda c: f"/templates/{c.public_template}/instantiate", (C, WF), 201,
+                               lambda c: {"workflow_name": unique("inst"), "params": {}}),
+    "trigger run": Op("POST", lambda c: f"/jobs/trigger/{c.shared['id']}", (C, RUNS), 201,
+                      lambda c: {"params": {"n": 2}, "description": "rbac"}, "workflow"),
+    "list runs": Op("GET", lambda c: "/jobs", (R, RUNS), 200),
+    "get run": Op("GET", lambda c: f"/jobs/{c.runs[0]}", (R, RUNS), 200),
+    "compare runs": Op("GET", lambda c: f"/jobs/compare?ids={c.runs[0]},{c.runs[1]}", (R, RUNS), 200),
+    "audit log": Op("GET", lambda c: "/audit", (R, AUDIT), 200),
+    "openapi document": Op("GET", lambda c: "/openapi.json", None, 200),
+    "csrf token": Op("GET", lambda c: "/csrf-token", None, 200),
+}
+
+
+class Context:
+    """Objects the matrix acts on; writes get fresh objects owned by user1 so every call starts equal."""
+
+    def __init__(self, base_url: str, admin: Client, owner: Client):
+        self.admin, self.owner = admin, owner
+        self.last_name = ""
+        self.shared = owner.ok("POST", "/workflows", simple_workflow(unique("shared")))
+        self.public_template = admin.ok("POST", "/templates", {
+            "name": unique("public_tpl"), "public": True,
+            "spec": {"params": {"n": {"type": "integer", "default": 1}}, "tasks": [{"name": "a", "code": "1"}]}})["id"]
+        self.runs = [self._trigger() for _ in range(2)]
+
+    def _trigger(self) -> str:
+        deadline = time.monotonic() + 30
+        while True:
+            resp = self.owner.call("POST", f"/jobs/trigger/{self.shared['id']}", {"params": {"n": 3}})
+            if resp.status_code == 201:
+                return resp.json()["id"]
+            assert resp.status_code == 409 and time.monotonic() < deadline, resp.text
+            time.sleep(0.3)
+
+    def fresh_workflow(self) -> str:
+        self.last_name = unique("mine")
+        return self.owner.ok("POST", "/workflows", simple_workflow(self.last_name))["id"]
+
+    def fresh_version(self) -> str:
+        workflow_id = self.fresh_workflow()
+        self.owner.ok("PUT", f"/workflows/{workflow_id}", simple_workflow(self.last_name, "return 5"))
+        return self.owner.ok("GET", f"/workflows/{workflow_id}/versions/1")["id"]
+
+    def fresh_template(self) -> str:
+        self.last_name = unique("my_tpl")
+        return self.owner.ok("POST", "/templates", {"name": self.last_name,
+                                                    "spec": {"tasks": [{"name": "a", "code": "1"}]}})["id"]
+
+
+def expected(op: Op, username: str, channel: str) -> int:
+    role = ROLES[username]
+    if role is None:
+        return 401
+    if channel == "cookie-nocsrf" and op.writes:
+        return 403
+    if op.permission and not granted(role, *op.permission):
+        return 403
+    if op.owner_rule == "workflow" and username != OWNER and role not in ("Op", "Admin"):
+        return 403
+    if op.owner_rule == "private_template" and username != OWNER and role != "Admin":
+        return 404
+    return op.success
+
+
+@pytest.fixture(scope="module")
+def matrix_clients(e2e) -> dict[tuple[str, str], Client]:
+    admin_headers = dict(e2e.api.session.headers)
+    ensure_users(e2e.stack.base_url, admin_headers)
+    passwords = {name: pw for name, (pw, _) in USERS.items()}
+    passwords["admin"] = "admin-pass-e2e"
+    clients = {}
+    for username in ROLES:
+        for channel in ("bearer", "cookie", "cookie-nocsrf"):
+            if username == "anonymous":
+                clients[(username, channel)] = Client(e2e.stack.base_url, None, None, "anonymous")
+            else:
+                clients[(username, channel)] = Client(e2e.stack.base_url, username, passwords[username], channel)
+    return clients
+
+
+def test_rbac_matrix(e2e, matrix_clients):
+    ctx = Context(e2e.stack.base_url, matrix_clients[("admin", "bearer")], matrix_clients[(OWNER, "bearer")])
+    mismatches, calls = [], 0
+    for name, op in OPS.items():
+        for username in ROLES:
+            for channel in ("bearer", "cookie", "cookie-nocsrf"):
+                if channel == "cookie-nocsrf" and not op.writes:
+                    continue
+                path = op.path(ctx)
+                body = op.body(ctx) if op.body else None
+                resp = matrix_clients[(username, channel)].call(op.method, path, body)
+                calls += 1
+                want = expected(op, username, channel)
+                if resp.status_code != want:
+                    mismatches.append(f"{name} as {username} via {channel}: {resp.status_code} != {want} {resp.text[:200]}")
+                elif resp.status_code >= 400:
+                    assert resp.headers["Content-Type"].startswith("application/problem+json"), name
+                    assert resp.json()["status"] == want
+    assert not mismatches, "\n".join(mismatches)
+    assert calls > 300
+
+
+def test_denied_write_is_audited(e2e, matrix_clients):
+    viewer = matrix_clients[("viewer", "bearer")]
+    assert viewer.call("POST", "/workflows", simple_workflow(unique("nope"))).status_code == 403
+    events = matrix_clients[("admin", "bearer")].ok("GET", "/audit?actor=viewer&action=permission_denied")
+    assert events["items"][0]["object_name"] == "POST /pluginsv2/mlops/api/v1/workflows"
+    assert events["items"][0]["details"]["needs"] == ["can_create", "MLOps Workflows"]
+
+
+def test_every_role_with_mlops_permissions_sees_the_plugin_menu(e2e, matrix_clients):
+    for username in ("viewer", "user1", "op", "admin"):
+        client = matrix_clients[(username, "bearer")]
+        resp = client.session.get(f"{e2e.stack.base_url}/api/v2/plugins", timeout=30)
+        assert resp.status_code == 200, username
+        assert "mlops" in [p["name"] for p in resp.json()["plugins"]]
+
+
+def test_generated_dag_carries_access_control(e2e, matrix_clients):
+    owner = matrix_clients[(OWNER, "bearer")]
+    name = unique("acl")
+    owner.ok("POST", "/workflows", simple_workflow(name))
+    e2e.api.wait_dag(name)
+    viewer_roles = e2e.api.get("/auth/fab/v1/roles/Viewer")
+    assert ("can_read", f"DAG:{name}") in {(a["action"]["name"], a["resource"]["name"]) for a in viewer_roles["actions"]}
