@@ -14,6 +14,7 @@ from airflow_mlops_dag_factory import settings
 from airflow_mlops_dag_factory.errors import FieldError
 
 MAX_LIMIT = 500
+MAX_INT = 2**31 - 1  # the largest integer every supported database column holds
 
 
 def max_request_bytes() -> int:
@@ -41,7 +42,7 @@ def json_body() -> dict[str, Any]:
     return data
 
 
-def query_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+def query_int(name: str, default: int, *, minimum: int = 0, maximum: int = MAX_INT) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
@@ -50,8 +51,8 @@ def query_int(name: str, default: int, *, minimum: int = 0, maximum: int | None 
     except ValueError:
         raise ApiError(400, f"query parameter {name!r} must be an integer",
                        [FieldError(f"query.{name}", f"not an integer: {raw!r}")]) from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+    if value < minimum or value > maximum:
+        bound = f"between {minimum} and {maximum}"
         raise ApiError(400, f"query parameter {name!r} is out of range",
                        [FieldError(f"query.{name}", f"must be {bound}, not {value}")])
     return value
@@ -87,7 +88,7 @@ def expected_revision(body_revision: Any = None) -> int | None:
         match = re.fullmatch(r'\s*(?:W/)?"(\d+)"\s*', header)
         if not match:
             raise ApiError(400, "If-Match must be an ETag of this API, e.g. \"3\"", [FieldError("header.If-Match", "malformed")])
-        return int(match.group(1))
+        return min(int(match.group(1)), MAX_INT + 1)  # beyond any real revision: simply stale
     if body_revision is None:
         return None
     if not isinstance(body_revision, int) or isinstance(body_revision, bool):

@@ -77,7 +77,8 @@ class Api:
 
     def _operation(self, op: Operation) -> dict[str, Any]:
         parameters = [{"name": name, "in": "path", "required": True,
-                       "schema": {"type": "integer", "minimum": 1} if name == "number" else {"type": "string"}}
+                       "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1} if name == "number"
+                       else {"type": "string", "format": "uuid"}}
                       for name in re.findall(r"\{(\w+)\}", op.path)]
         parameters += op.query
         if op.method in ("PUT", "PATCH", "DELETE") and "{" in op.path:
@@ -96,6 +97,10 @@ class Api:
         responses[str(op.status)] = success
         for status in sorted(statuses):
             responses[str(status)] = {"description": _DESCRIPTIONS[status], "content": problem}
+        if "404" in responses:
+            # A path Airflow's router cannot even hand to the plugin (e.g. a control character in an id) gets
+            # Airflow's own JSON 404, not ours.
+            responses["404"]["content"] = {**problem, "application/json": {"schema": {"type": "object"}}}
         operation: dict[str, Any] = {"summary": op.summary, "tags": [op.tag], "operationId": f"{op.method.lower()}_{_slug(op.path)}",
                                      "parameters": parameters, "responses": responses}
         if op.permission:

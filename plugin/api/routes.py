@@ -25,7 +25,7 @@ blueprint = Blueprint("mlops_api", __name__, url_prefix=URL_PREFIX)
 api = Api(blueprint)
 
 PAGING = [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": inputs.MAX_LIMIT}},
-          {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}]
+          {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": inputs.MAX_INT}}]
 
 
 def _q(name: str, schema: dict[str, Any] | None = None, description: str = "") -> dict[str, Any]:
@@ -186,13 +186,16 @@ def snapshot_version(workflow_id: str) -> Response:
            response=schemas.VersionOut, permission=(sec.READ, sec.RESOURCE_WORKFLOWS), errors=(404,))
 @require(sec.READ, sec.RESOURCE_WORKFLOWS)
 def get_version(workflow_id: str, number: int) -> Response:
+    if number > inputs.MAX_INT:
+        raise ApiError(404, f"workflow {workflow_id} has no version {number}")
     return json_response(schemas.VersionOut, workflows.get_version(workflow_id, number).to_dict())
 
 
 @api.route("GET", "/workflows/{workflow_id}/diff", summary="Structured diff between two versions", tag="versions",
            response=schemas.DiffOut, permission=(sec.READ, sec.RESOURCE_WORKFLOWS), errors=(404,),
-           query=[{"name": "from", "in": "query", "required": True, "schema": {"type": "integer", "minimum": 1}},
-                  {"name": "to", "in": "query", "schema": {"type": "integer", "minimum": 1},
+           query=[{"name": "from", "in": "query", "required": True,
+                   "schema": {"type": "integer", "minimum": 1, "maximum": inputs.MAX_INT}},
+                  {"name": "to", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": inputs.MAX_INT},
                    "description": "default: the current version"}])
 @require(sec.READ, sec.RESOURCE_WORKFLOWS)
 def diff_versions(workflow_id: str) -> Response:
@@ -367,6 +370,12 @@ def openapi_document() -> Response:
 def csrf_token() -> Response:
     authenticated_caller()
     return json_response(schemas.CsrfOut, {"csrf_token": generate_csrf()})
+
+
+@blueprint.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def not_found(unknown: str) -> Response:
+    """Anything under the API prefix that no route matches (e.g. an id containing '/') is a JSON 404 too."""
+    return problem(404, f"no API resource at {request.path!r}")
 
 
 def _model(model: type, body: dict[str, Any]) -> Any:
