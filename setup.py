@@ -34,7 +34,7 @@ setup(
         "airflow_mlops": [
             "alembic.ini",
             "migrations/script.py.mako",
-            "templates/**/*",
+            "views/templates/mlops/*.html",
             "static/**/*",
             "templates_library/*",
         ],
@@ -61,6 +61,7 @@ setup(
             "pytest>=8",
             "pytest-timeout>=2",
             "requests>=2.31",
+            "schemathesis>=4.32,<5",
             "apache-airflow-providers-postgres",
             "psycopg[binary]>=3.2",
         ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from airflow_mlops.api.routes import blueprint
+from airflow_mlops.views.workflows import WorkflowsView
 
 
 @blueprint.record_once
@@ -22,3 +23,7 @@ def _exempt_from_global_csrf(_state) -> None:
 class MLOpsPlugin(AirflowPlugin):
     name = "mlops"
     flask_blueprints = [blueprint]
+    appbuilder_views = [{"view": WorkflowsView()}]  # no "name": no extra "Legacy Views" nav entry
+    # The entry in Airflow's own navigation (Plugins -> MLOps -> Workflows), shown as an iframe page.
+    external_views = [{"name": "Workflows", "href": "/pluginsv2/mlops/", "category": "MLOps",
+                       "url_route": "mlops-workflows", "destination": "nav"}]

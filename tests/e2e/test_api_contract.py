@@ -37,8 +37,9 @@ def test_openapi_documents_every_route(e2e, admin):
     document = admin.ok("GET", "/openapi.json")
     assert document["openapi"].startswith("3.")
     documented = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
-    from airflow_mlops.api.routes import blueprint
     from flask import Flask
+
+    from airflow_mlops.api.routes import blueprint
 
     app = Flask("probe")
     app.register_blueprint(blueprint)

@@ -198,3 +198,29 @@ def test_generated_dag_carries_access_control(e2e, matrix_clients):
     e2e.api.wait_dag(name)
     viewer_roles = e2e.api.get("/auth/fab/v1/roles/Viewer")
     assert ("can_read", f"DAG:{name}") in {(a["action"]["name"], a["resource"]["name"]) for a in viewer_roles["actions"]}
+
+
+def test_mlops_page_shares_the_login_escapes_text_and_checks_permission(e2e, matrix_clients):
+    owner = matrix_clients[(OWNER, "bearer")]
+    evil = '<script>alert("x")</script>'
+    owner.ok("POST", "/workflows", {**simple_workflow(unique("page")), "description": evil})
+    page_url = f"{e2e.stack.base_url}/pluginsv2/mlops/"
+    page = matrix_clients[("viewer", "cookie")].session.get(page_url, timeout=30)
+    assert page.status_code == 200 and 'id="mlops-workflows"' in page.text
+    assert evil not in page.text and "&lt;script&gt;alert(" in page.text
+    anonymous = matrix_clients[("anonymous", "bearer")].session.get(page_url, allow_redirects=False, timeout=30)
+    assert anonymous.status_code == 302 and "/auth/login/" in anonymous.headers["Location"]
+
+    ensure_users(e2e.stack.base_url, dict(e2e.api.session.headers))
+    import requests
+
+    requests.post(f"{e2e.stack.base_url}/auth/fab/v1/users", headers=dict(e2e.api.session.headers), timeout=30, json={
+        "username": "nobody", "password": "nobody-pass", "first_name": "n", "last_name": "b",
+        "email": "nobody@example.com", "roles": [{"name": "Public"}]})
+    nobody = Client(e2e.stack.base_url, "nobody", "nobody-pass", "cookie-nocsrf")
+    denied = nobody.session.get(page_url, timeout=30)
+    assert denied.status_code == 403 and "MLOps Workflows" in denied.text
+
+    plugins = matrix_clients[("viewer", "bearer")].session.get(f"{e2e.stack.base_url}/api/v2/plugins", timeout=30).json()
+    [mlops] = [p for p in plugins["plugins"] if p["name"] == "mlops"]
+    assert mlops["external_views"][0]["href"] == "/pluginsv2/mlops/"

@@ -1,0 +1,1 @@
+"""Pages of the plugin inside Airflow's UI (Flask-AppBuilder views served under ``/pluginsv2``)."""
