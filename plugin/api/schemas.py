@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from airflow_mlops.services import runs, templates, workflows
 from airflow_mlops_dag_factory.spec import ParamSpec, TaskSpec, WorkflowSpec
 
 
@@ -89,15 +90,7 @@ class SnapshotIn(BaseModel):
     description: str = Field(default="", max_length=10_000)
 
 
-class VersionOut(_Out):
-    id: str
-    workflow_id: str
-    number: int
-    spec: dict[str, Any]
-    spec_hash: str
-    message: str
-    created_by: str
-    created_at: str
+VersionOut = workflows.VersionRecord
 
 
 class VersionPage(_PageOut):
@@ -164,20 +157,7 @@ class TemplateIn(BaseModel):
     revision: int | None = None
 
 
-class TemplateOut(_Out):
-    id: str
-    name: str
-    description: str
-    category: str
-    spec: dict[str, Any]
-    public: bool
-    builtin: bool
-    usage_count: int
-    revision: int
-    created_by: str
-    created_at: str
-    updated_by: str
-    updated_at: str
+TemplateOut = templates.TemplateRecord
 
 
 class TemplatePage(_PageOut):
@@ -197,21 +177,7 @@ class TriggerIn(BaseModel):
     unpause: bool = False
 
 
-class RunOut(_Out):
-    id: str
-    workflow_id: str
-    workflow_name: str
-    version: int
-    dag_id: str
-    dag_run_id: str
-    params: dict[str, Any]
-    description: str
-    state: str
-    triggered_by: str
-    created_at: str
-    started_at: str | None
-    ended_at: str | None
-    duration_seconds: float | None
+RunOut = runs.RunRecord
 
 
 class RunPage(_PageOut):

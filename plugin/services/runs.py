@@ -7,10 +7,10 @@ triggered it and the parameters actually used (defaults merged).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, computed_field
 from sqlalchemy import select
 
 from airflow_mlops.db import transaction
@@ -29,8 +29,10 @@ MAX_DESCRIPTION = 1000  # Airflow's dag_run_note.content
 MAX_COMPARE = 10
 
 
-@dataclass(frozen=True)
-class RunRecord:
+class RunRecord(BaseModel):
+    """A run as callers see it; also the API's response model for it."""
+
+    model_config = ConfigDict(frozen=True)
     id: str
     workflow_id: str
     workflow_name: str
@@ -45,14 +47,13 @@ class RunRecord:
     started_at: datetime | None
     ended_at: datetime | None
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def duration_seconds(self) -> float | None:
+        return (self.ended_at - self.started_at).total_seconds() if self.started_at and self.ended_at else None
+
     def to_dict(self) -> dict[str, Any]:
-        duration = (self.ended_at - self.started_at).total_seconds() if self.started_at and self.ended_at else None
-        return {"id": self.id, "workflow_id": self.workflow_id, "workflow_name": self.workflow_name,
-                "version": self.version, "dag_id": self.dag_id, "dag_run_id": self.dag_run_id, "params": self.params,
-                "description": self.description, "state": self.state, "triggered_by": self.triggered_by,
-                "created_at": self.created_at.isoformat(),
-                "started_at": self.started_at.isoformat() if self.started_at else None,
-                "ended_at": self.ended_at.isoformat() if self.ended_at else None, "duration_seconds": duration}
+        return self.model_dump(mode="json")
 
 
 def trigger(workflow_id: str, params: Any, description: Any, actor: Actor, *, unpause: bool = False) -> RunRecord:
@@ -147,13 +148,15 @@ def _refreshed(records: list[RunRecord]) -> list[RunRecord]:
     for r in records:
         status = statuses.get((r.dag_id, r.dag_run_id))
         if status is not None:
-            r = RunRecord(**{**r.__dict__, "state": status.state, "started_at": status.start_date,
-                             "ended_at": status.end_date})
+            r = r.model_copy(update={"state": status.state, "started_at": status.start_date,
+                                     "ended_at": status.end_date})
         out.append(r)
     return out
 
 
 def _record(run: Run, workflow_name: str) -> RunRecord:
-    return RunRecord(run.id, run.workflow_id, workflow_name, run.version, run.dag_id, run.dag_run_id, run.params,
-                     run.description, run.state, run.triggered_by, run.created_at, run.started_at, run.ended_at)
+    return RunRecord(id=run.id, workflow_id=run.workflow_id, workflow_name=workflow_name, version=run.version,
+                     dag_id=run.dag_id, dag_run_id=run.dag_run_id, params=run.params, description=run.description,
+                     state=run.state, triggered_by=run.triggered_by, created_at=run.created_at,
+                     started_at=run.started_at, ended_at=run.ended_at)
 

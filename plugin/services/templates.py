@@ -6,11 +6,11 @@ given at instantiation, and task code reads ``params[...]`` at run time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import jsonschema
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -33,8 +33,10 @@ CATEGORIES = ("general", "ml_training", "data_pipeline", "inference", "tuning", 
 PLACEHOLDER_NAME = "template"
 
 
-@dataclass(frozen=True)
-class TemplateRecord:
+class TemplateRecord(BaseModel):
+    """A template as callers see it; also the API's response model for it."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
     id: str
     name: str
     description: str
@@ -50,10 +52,7 @@ class TemplateRecord:
     updated_at: datetime
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "description": self.description, "category": self.category,
-                "spec": self.spec, "public": self.public, "builtin": self.builtin, "usage_count": self.usage_count,
-                "revision": self.revision, "created_by": self.created_by, "created_at": self.created_at.isoformat(),
-                "updated_by": self.updated_by, "updated_at": self.updated_at.isoformat()}
+        return self.model_dump(mode="json")
 
 
 def validate_template(document: Any) -> tuple[dict[str, Any], list[FieldError]]:
@@ -240,8 +239,7 @@ def _load_for_change(session: Session, template_id: str, actor: Actor, expected_
     return template
 
 
-def _record(t: Template) -> TemplateRecord:
-    return TemplateRecord(t.id, t.name, t.description, t.category, t.spec, t.public, t.builtin, t.usage_count,
-                          t.revision, t.created_by, t.created_at, t.updated_by, t.updated_at)
+def _record(template: Template) -> TemplateRecord:
+    return TemplateRecord.model_validate(template)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -67,8 +68,10 @@ class WorkflowRecord:
         }
 
 
-@dataclass(frozen=True)
-class VersionRecord:
+class VersionRecord(BaseModel):
+    """One immutable version; also the API's response model for it."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
     id: str
     workflow_id: str
     number: int
@@ -79,9 +82,7 @@ class VersionRecord:
     created_at: datetime
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "workflow_id": self.workflow_id, "number": self.number, "spec": self.spec,
-                "spec_hash": self.spec_hash, "message": self.message, "created_by": self.created_by,
-                "created_at": self.created_at.isoformat()}
+        return self.model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -396,8 +397,7 @@ def _task_rows(spec: WorkflowSpec) -> list[Task]:
 
 
 def _version_record(version: WorkflowVersion) -> VersionRecord:
-    return VersionRecord(version.id, version.workflow_id, version.number, version.spec, version.spec_hash,
-                         version.message, version.created_by, version.created_at)
+    return VersionRecord.model_validate(version)
 
 
 def _record(session: Session, workflow: Workflow) -> WorkflowRecord:
