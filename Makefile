@@ -27,8 +27,9 @@ MLOPS_HOME ?= .airflow
 run: $(RUN_DEPS)
 	$(BIN)/python airflow_config/stack.py run --port $(PORT) --home $(MLOPS_HOME)
 
+# A basetemp of its own: pytest prunes old temp dirs, which must never hit another checkout's running tests.
 test: install-test
-	cd tests && ../$(BIN)/python -m pytest $(PYTEST_ARGS)
+	cd tests && ../$(BIN)/python -m pytest --basetemp=../.pytest-tmp $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .airflow build *.egg-info

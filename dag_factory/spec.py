@@ -94,6 +94,16 @@ def error_path(loc: tuple[int | str, ...]) -> str:
     return path or "$"
 
 
+def field_errors(exc: PydanticValidationError) -> list[FieldError]:
+    """Pydantic's errors in the form users read everywhere: a path and a message."""
+    errors = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        errors.append(FieldError(error_path(loc), message))
+    return errors
+
+
 def parse_spec(data: Any) -> tuple[WorkflowSpec | None, list[FieldError]]:
     """Parse a JSON document into a :class:`WorkflowSpec`, returning every type error with its path."""
     if not isinstance(data, dict):
@@ -101,11 +111,4 @@ def parse_spec(data: Any) -> tuple[WorkflowSpec | None, list[FieldError]]:
     try:
         return WorkflowSpec.model_validate(data), []
     except PydanticValidationError as exc:
-        errors = []
-        for err in exc.errors(include_url=False):
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            message = err["msg"]
-            if err["type"] == "extra_forbidden":
-                message = "unknown field"
-            errors.append(FieldError(error_path(loc), message))
-        return None, errors
+        return None, field_errors(exc)

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 from flask_wtf.csrf import generate_csrf
+from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from airflow_mlops import security as sec
@@ -18,6 +19,7 @@ from airflow_mlops.api.problems import ApiError, from_service_error, problem
 from airflow_mlops.services import audit, runs, templates, workflows
 from airflow_mlops.services.errors import ServiceError
 from airflow_mlops_dag_factory.errors import FieldError
+from airflow_mlops_dag_factory.spec import field_errors
 
 log = logging.getLogger(__name__)
 URL_PREFIX = "/mlops/api/v1"
@@ -273,12 +275,8 @@ def delete_template(template_id: str) -> Response:
            permission=(sec.CREATE, sec.RESOURCE_WORKFLOWS), errors=(404, 409))
 @require(sec.CREATE, sec.RESOURCE_WORKFLOWS)
 def instantiate_template(template_id: str) -> Response:
-    body = inputs.json_body()
-    unknown = [FieldError(k, "unknown field") for k in body if k not in ("workflow_name", "params")]
-    if unknown:
-        raise ApiError(400, "invalid input", unknown)
-    record = templates.instantiate(template_id, body.get("workflow_name"), body.get("params", {}),
-                                   authenticated_caller().actor())
+    body = _model(schemas.InstantiateIn, inputs.json_body())
+    record = templates.instantiate(template_id, body.workflow_name, body.params, authenticated_caller().actor())
     return json_response(schemas.WorkflowOut, record.to_dict(), 201, _etag(record))
 
 
@@ -288,15 +286,9 @@ def instantiate_template(template_id: str) -> Response:
            permission=(sec.CREATE, sec.RESOURCE_RUNS), errors=(404, 409))
 @require(sec.CREATE, sec.RESOURCE_RUNS)
 def trigger_run(workflow_id: str) -> Response:
-    body = inputs.json_body()
-    unknown = [FieldError(k, "unknown field") for k in body if k not in ("params", "description", "unpause")]
-    unpause = body.get("unpause", False)
-    if not isinstance(unpause, bool):
-        unknown.append(FieldError("unpause", "must be true or false"))
-    if unknown:
-        raise ApiError(400, "invalid input", unknown)
-    record = runs.trigger(workflow_id, body.get("params", {}), body.get("description", ""),
-                          authenticated_caller().actor(), unpause=unpause)
+    body = _model(schemas.TriggerIn, inputs.json_body())
+    record = runs.trigger(workflow_id, body.params, body.description, authenticated_caller().actor(),
+                          unpause=body.unpause)
     return json_response(schemas.RunOut, record.to_dict(), 201)
 
 
@@ -379,12 +371,7 @@ def not_found(unknown: str) -> Response:
 
 
 def _model(model: type, body: dict[str, Any]) -> Any:
-    from pydantic import ValidationError
-
-    from airflow_mlops_dag_factory.spec import error_path
-
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        raise ApiError(400, "invalid input", [FieldError(error_path(tuple(e["loc"])), e["msg"])
-                                              for e in exc.errors(include_url=False)]) from exc
+        raise ApiError(400, "invalid input", field_errors(exc)) from exc

@@ -165,13 +165,13 @@ class TemplatePage(_PageOut):
 
 
 class InstantiateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     workflow_name: str
     params: dict[str, Any] = Field(default_factory=dict)
 
 
 class TriggerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     params: dict[str, Any] = Field(default_factory=dict)
     description: str = Field(default="", max_length=1000)
     unpause: bool = False
