@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip
 CONSTRAINTS := airflow_config/constraints.txt
 PORT ?= 8080
 
-.PHONY: run test install install-test clean
+.PHONY: run test install install-test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ run: $(RUN_DEPS)
 # A basetemp of its own: pytest prunes old temp dirs, which must never hit another checkout's running tests.
 test: install-test
 	cd tests && ../$(BIN)/python -m pytest --basetemp=../.pytest-tmp $(PYTEST_ARGS)
+
+bench: install-test
+	$(BIN)/python bench/bench_versions.py
 
 clean:
 	rm -rf $(VENV) .airflow build *.egg-info

@@ -13,7 +13,8 @@ RESOURCE_WORKFLOWS = "MLOps Workflows"
 RESOURCE_TEMPLATES = "MLOps Templates"
 RESOURCE_RUNS = "MLOps Runs"
 RESOURCE_AUDIT = "MLOps Audit Log"
-# can_edit on these lifts the owner-only rule: edit/trigger/delete anyone's workflows, manage public templates.
+# can_edit on these lifts the owner-only rule: edit/trigger/delete anyone's workflows, manage public templates;
+# can_delete on "MLOps All Workflows" allows purging archived workflows and deleting unused versions (Admin).
 RESOURCE_ALL_WORKFLOWS = "MLOps All Workflows"
 RESOURCE_PUBLIC_TEMPLATES = "MLOps Public Templates"
 RESOURCES = (RESOURCE_WORKFLOWS, RESOURCE_TEMPLATES, RESOURCE_RUNS, RESOURCE_AUDIT)
@@ -30,7 +31,7 @@ _USER = _VIEWER + [(CREATE, RESOURCE_WORKFLOWS), (EDIT, RESOURCE_WORKFLOWS), (DE
                    (DELETE, RESOURCE_TEMPLATES)]
 _OP = _USER + [(EDIT, RESOURCE_ALL_WORKFLOWS)]
 _ADMIN = [(action, resource) for resource in RESOURCES for action in ALL_ACTIONS] + [
-    (EDIT, RESOURCE_ALL_WORKFLOWS), (EDIT, RESOURCE_PUBLIC_TEMPLATES)]
+    (EDIT, RESOURCE_ALL_WORKFLOWS), (DELETE, RESOURCE_ALL_WORKFLOWS), (EDIT, RESOURCE_PUBLIC_TEMPLATES)]
 
 ROLE_GRANTS: dict[str, list[tuple[str, str]]] = {"Viewer": _VIEWER, "User": _USER, "Op": _OP, "Admin": _ADMIN}
 

@@ -163,6 +163,21 @@ def clone_workflow(workflow_id: str) -> Response:
     return json_response(schemas.WorkflowOut, record.to_dict(), 201, _etag(record))
 
 
+@api.route("POST", "/workflows/{workflow_id}/purge", summary="Remove a deleted (archived) workflow for good (Admin)",
+           tag="workflows", status=204, permission=(sec.DELETE, sec.RESOURCE_ALL_WORKFLOWS), errors=(404, 409))
+@require(sec.DELETE, sec.RESOURCE_ALL_WORKFLOWS)
+def purge_workflow(workflow_id: str) -> Response:
+    workflows.purge_workflow(workflow_id, authenticated_caller().actor())
+    return Response(status=204)
+
+
+@api.route("GET", "/workflows/{workflow_id}/origin-diff", summary="Diff of a clone against the version it was copied from",
+           tag="versions", response=schemas.OriginDiffOut, permission=(sec.READ, sec.RESOURCE_WORKFLOWS), errors=(404,))
+@require(sec.READ, sec.RESOURCE_WORKFLOWS)
+def origin_diff(workflow_id: str) -> Response:
+    return json_response(schemas.OriginDiffOut, workflows.diff_with_origin(workflow_id))
+
+
 # -- versions ----------------------------------------------------------------------------------------
 @api.route("GET", "/workflows/{workflow_id}/versions", summary="List versions, newest first", tag="versions",
            response=schemas.VersionPage, permission=(sec.READ, sec.RESOURCE_WORKFLOWS), query=PAGING, errors=(404,))
@@ -191,6 +206,16 @@ def get_version(workflow_id: str, number: int) -> Response:
     if number > inputs.MAX_INT:
         raise ApiError(404, f"workflow {workflow_id} has no version {number}")
     return json_response(schemas.VersionOut, workflows.get_version(workflow_id, number).to_dict())
+
+
+@api.route("DELETE", "/workflows/{workflow_id}/versions/{number}", summary="Delete an unused old version (Admin)",
+           tag="versions", status=204, permission=(sec.DELETE, sec.RESOURCE_ALL_WORKFLOWS), errors=(404, 409))
+@require(sec.DELETE, sec.RESOURCE_ALL_WORKFLOWS)
+def delete_version(workflow_id: str, number: int) -> Response:
+    if number > inputs.MAX_INT:
+        raise ApiError(404, f"workflow {workflow_id} has no version {number}")
+    workflows.delete_version(workflow_id, number, authenticated_caller().actor())
+    return Response(status=204)
 
 
 @api.route("GET", "/workflows/{workflow_id}/diff", summary="Structured diff between two versions", tag="versions",

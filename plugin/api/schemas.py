@@ -147,6 +147,17 @@ class DiffOut(BaseModel):
     tasks: TaskDiff
 
 
+class OriginDiffOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    workflow_id: str
+    origin_workflow_id: str
+    origin_version: int
+    identical: bool
+    settings: list[Change]
+    params: ParamDiff
+    tasks: TaskDiff
+
+
 class TemplateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(max_length=250)

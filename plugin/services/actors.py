@@ -9,16 +9,17 @@ from dataclasses import dataclass
 class Actor:
     """The caller of a service.
 
-    ``name`` is recorded as author/owner. The REST layer sets the two flags from FAB permissions
-    ("MLOps All Workflows" can_edit, "MLOps Public Templates" can_edit); without them a caller may change
-    only what it owns.
+    ``name`` is recorded as author/owner. The REST layer sets the flags from FAB permissions ("MLOps All
+    Workflows" can_edit / can_delete, "MLOps Public Templates" can_edit); without them a caller may change
+    only what it owns, and may never purge history.
     """
 
     name: str
     manage_all_workflows: bool = False
     manage_public_templates: bool = False
+    purge_history: bool = False
 
     @classmethod
     def system(cls, name: str) -> Actor:
         """A trusted local caller (the CLI, the template loader): whoever can run it can already do anything."""
-        return cls(name, manage_all_workflows=True, manage_public_templates=True)
+        return cls(name, manage_all_workflows=True, manage_public_templates=True, purge_history=True)

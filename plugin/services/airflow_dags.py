@@ -131,3 +131,30 @@ def task_states(dag_id: str, run_id: str) -> dict[str, str | None]:
         rows = session.execute(select(TaskInstance.task_id, TaskInstance.state)
                                .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id))
         return {r.task_id: (str(r.state) if r.state else None) for r in rows}
+
+
+def log_events(events: list[dict[str, Any]]) -> None:
+    """Rows in Airflow's ``log`` table (its audit log); best effort, never fails the caller."""
+    import json
+
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+
+    try:
+        with create_session() as session:
+            for event in events:
+                kwargs = {"dag_id": event["dag_id"]} if event.get("dag_id") else {}
+                session.add(Log(event=event["event"], owner=event["owner"],
+                                extra=json.dumps(event["extra"], default=str), **kwargs))
+    except Exception:
+        log.warning("MLOps: could not copy %d audit event(s) to Airflow's audit log", len(events), exc_info=True)
+
+
+def run_pins(dag_id: str) -> list[tuple[dict[str, Any], datetime | None]]:
+    """``(conf, run_after)`` of every run of a DAG: enough to tell which workflow version each one ran."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.execute(select(DagRun.conf, DagRun.run_after).where(DagRun.dag_id == dag_id))
+        return [(r.conf or {}, r.run_after) for r in rows]

@@ -10,11 +10,28 @@ from sqlalchemy.orm import Session
 
 from airflow_mlops.models import AuditEvent
 
+PENDING_KEY = "mlops_audit_events"
+
 
 def record(session: Session, actor: str, action: str, object_type: str, object_id: str,
            object_name: str = "", **details: Any) -> None:
-    session.add(AuditEvent(actor=actor, action=action, object_type=object_type, object_id=object_id,
-                           object_name=object_name, details=details))
+    """Add an audit row to the caller's transaction; once it commits, the event is mirrored to Airflow's log."""
+    event = AuditEvent(actor=actor, action=action, object_type=object_type, object_id=object_id,
+                       object_name=object_name, details=details)
+    session.add(event)
+    session.info.setdefault(PENDING_KEY, []).append(event)
+
+
+def mirror_to_airflow(events: list[AuditEvent]) -> None:
+    """Copy committed events to Airflow's own audit log (Browse -> Audit Log), where operators look."""
+    from airflow_mlops.services.airflow_dags import log_events
+
+    log_events([
+        {"event": f"mlops.{e.object_type}.{e.action}", "owner": e.actor,
+         "dag_id": e.object_name if e.object_type == "workflow" else None,
+         "extra": {"object_id": e.object_id, "object_name": e.object_name, **(e.details or {})}}
+        for e in events
+    ])
 
 
 def record_denied(actor: str, request: str, action: str, resource: str) -> None:

@@ -102,18 +102,18 @@ def create_workflow(
     document: dict[str, Any], actor: Actor, *, active: bool = True, message: str = "",
     template_id: str | None = None, template_revision: int | None = None,
     origin_workflow_id: str | None = None, origin_version: int | None = None,
-    session: Session | None = None,
+    session: Session | None = None, audit_action: str = "create",
 ) -> WorkflowRecord:
     """Create a workflow and its version 1. With ``session`` it joins the caller's transaction (no re-parse)."""
     spec = _valid_spec(document)
     _check_dag_id_free(spec.name)
     if session is not None:
         return _insert(session, spec, actor, active, message, template_id, template_revision,
-                       origin_workflow_id, origin_version)
+                       origin_workflow_id, origin_version, audit_action)
     try:
         with transaction() as own_session:
             record = _insert(own_session, spec, actor, active, message, template_id, template_revision,
-                             origin_workflow_id, origin_version)
+                             origin_workflow_id, origin_version, audit_action)
     except IntegrityError as exc:
         raise Conflict(f"a workflow named {spec.name!r} already exists") from exc
     airflow_dags.request_reparse()
@@ -122,7 +122,7 @@ def create_workflow(
 
 def _insert(session: Session, spec: WorkflowSpec, actor: Actor, active: bool, message: str,
             template_id: str | None, template_revision: int | None,
-            origin_workflow_id: str | None, origin_version: int | None) -> WorkflowRecord:
+            origin_workflow_id: str | None, origin_version: int | None, audit_action: str) -> WorkflowRecord:
     _check_name_free(session, spec.name)
     workflow = Workflow(name=spec.name, description=spec.description, owner=spec.owner, tags=list(spec.tags),
                         active=active, current_version=1, created_by=actor.name, updated_by=actor.name,
@@ -132,8 +132,8 @@ def _insert(session: Session, spec: WorkflowSpec, actor: Actor, active: bool, me
     session.add(workflow)
     session.flush()
     _add_version(session, workflow, spec, 1, actor, message or "created")
-    audit.record(session, actor.name, "create", OBJECT_TYPE, workflow.id, spec.name, version=1, active=active,
-                 template_id=template_id, origin_workflow_id=origin_workflow_id)
+    audit.record(session, actor.name, audit_action, OBJECT_TYPE, workflow.id, spec.name, version=1, active=active,
+                 template_id=template_id, origin_workflow_id=origin_workflow_id, origin_version=origin_version)
     return _record(session, workflow)
 
 
@@ -303,9 +303,20 @@ def clone_workflow(workflow_id: str, name: str, actor: Actor) -> WorkflowRecord:
     if origin.archived_at is not None:
         raise Conflict(f"workflow {workflow_id} is archived (deleted); it cannot be cloned")
     document = {**origin.spec, "name": name}
-    record = create_workflow(document, actor, active=False, message=f"cloned from {origin.name} v{origin.version}",
-                             origin_workflow_id=origin.id, origin_version=origin.version)
-    return record
+    return create_workflow(document, actor, active=False, message=f"cloned from {origin.name} v{origin.version}",
+                           origin_workflow_id=origin.id, origin_version=origin.version, audit_action="clone")
+
+
+def diff_with_origin(workflow_id: str) -> dict[str, Any]:
+    """What changed in a clone since it was copied: its origin's version -> the clone now."""
+    from airflow_mlops.services.diff import diff_specs
+
+    clone = get_workflow(workflow_id)
+    if clone.origin_workflow_id is None or clone.origin_version is None:
+        raise NotFound(f"workflow {workflow_id} is not a clone")
+    origin = get_version(clone.origin_workflow_id, clone.origin_version)
+    return {"workflow_id": workflow_id, "origin_workflow_id": clone.origin_workflow_id,
+            "origin_version": clone.origin_version, **diff_specs(origin.spec, clone.spec)}
 
 
 # -- delete ------------------------------------------------------------------------------------------
@@ -327,7 +338,64 @@ def delete_workflow(workflow_id: str, actor: Actor, *, expected_revision: int | 
     return record
 
 
+def purge_workflow(workflow_id: str, actor: Actor) -> None:
+    """Remove an archived workflow with its versions and runs for good (Admin); its name becomes free.
+    The audit log keeps the purge with the last spec."""
+    _require_purge(actor)
+    with transaction() as session:
+        workflow = _load(session, workflow_id)
+        if workflow.archived_at is None:
+            raise Conflict(f"workflow {workflow.name!r} is not deleted (archived); delete it before purging")
+        last_spec = _current_spec(session, workflow)
+        session.delete(workflow)
+        session.flush()
+        audit.record(session, actor.name, "purge", OBJECT_TYPE, workflow_id, workflow.name,
+                     version=workflow.current_version, spec=last_spec)
+
+
+def delete_version(workflow_id: str, number: int, actor: Actor) -> None:
+    """Delete one old version (Admin). Never the current one, and never one that a run executed."""
+    from airflow_mlops.models import Run
+
+    _require_purge(actor)
+    with transaction() as session:
+        workflow = _load(session, workflow_id)
+        version = session.scalar(select(WorkflowVersion).where(
+            WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.number == number))
+        if version is None:
+            raise NotFound(f"workflow {workflow_id} has no version {number}")
+        if number == workflow.current_version:
+            raise Conflict(f"version {number} is the current version of {workflow.name!r}")
+        recorded = session.scalar(select(func.count()).where(Run.workflow_id == workflow_id, Run.version == number))
+        # Airflow knows every run, including those started from its own UI, API or schedule.
+        runs = max(recorded or 0, _versions_run_in_airflow(workflow.id, workflow.name).count(number))
+        if runs:
+            raise Conflict(f"version {number} of {workflow.name!r} has {runs} run(s); it is kept as their record")
+        session.delete(version)
+        audit.record(session, actor.name, "delete_version", OBJECT_TYPE, workflow_id, workflow.name, version=number)
+
+
+def _versions_run_in_airflow(workflow_id: str, dag_id: str) -> list[int | None]:
+    """The version each Airflow run of this workflow executed, by the runtime's own pinning rule."""
+    from airflow_mlops_dag_factory import store
+    from airflow_mlops_dag_factory.runtime import PIN_CONF_KEY
+
+    used = []
+    for conf, run_after in airflow_dags.run_pins(dag_id):
+        pin = conf.get(PIN_CONF_KEY) if isinstance(conf, dict) else None
+        if isinstance(pin, dict) and isinstance(pin.get("version"), int):
+            used.append(pin["version"])
+        elif run_after is not None:
+            used.append(store.version_in_effect(workflow_id, run_after))
+    return used
+
+
 # -- helpers -----------------------------------------------------------------------------------------
+def _require_purge(actor: Actor) -> None:
+    if not actor.purge_history:
+        raise Forbidden("only Admin may purge workflows or delete versions")
+
+
 def check_owner(created_by: str, actor: Actor, what: str) -> None:
     if not actor.manage_all_workflows and created_by != actor.name:
         raise Forbidden(f"{what} belongs to {created_by!r}; only its owner, Op or Admin may change it")

@@ -83,6 +83,11 @@ class AirflowApi:
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> requests.Response:
         return self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
 
+    def trigger_ok(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        resp = self.trigger(dag_id, conf)
+        assert resp.status_code == 200, f"trigger of {dag_id} -> {resp.status_code} {resp.text}"
+        return resp.json()["dag_run_id"]
+
     def wait_run(self, dag_id: str, run_id: str, timeout: float = 120) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -139,6 +144,7 @@ def _postgres_setup(pg_admin) -> tuple[dict[str, str], dict[str, str], Any, Any]
     reader_role = pg_admin.create_role("mlops_e2e_reader")
     writer = {
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg_admin.sqlalchemy_url(airflow_db),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "airflow_mlops.db_connect_args.NONE",
         "AIRFLOW__MLOPS__SQL_ALCHEMY_CONN": pg_admin.sqlalchemy_url(mlops_db),
     }
     reader = {"AIRFLOW__MLOPS__SQL_ALCHEMY_CONN": pg_admin.sqlalchemy_url(mlops_db, user=reader_role)}

@@ -64,6 +64,10 @@ OPS = {
     "get version": Op("GET", lambda c: f"/workflows/{c.shared['id']}/versions/1", (R, WF), 200),
     "diff versions": Op("GET", lambda c: f"/workflows/{c.shared['id']}/diff?from=1", (R, WF), 200),
     "restore version": Op("POST", lambda c: f"/versions/{c.fresh_version()}/restore", (E, WF), 200, None, "workflow"),
+    "purge workflow": Op("POST", lambda c: f"/workflows/{c.fresh_archived()}/purge", (D, sec.RESOURCE_ALL_WORKFLOWS), 204),
+    "delete version": Op("DELETE", lambda c: f"/workflows/{c.fresh_version_parent()}/versions/1",
+                         (D, sec.RESOURCE_ALL_WORKFLOWS), 204),
+    "origin diff": Op("GET", lambda c: f"/workflows/{c.shared_clone}/origin-diff", (R, WF), 200),
     "list templates": Op("GET", lambda c: "/templates", (R, TPL), 200),
     "create template": Op("POST", lambda c: "/templates", (C, TPL), 201,
                           lambda c: {"name": unique("tpl"), "spec": {"tasks": [{"name": "a", "code": "1"}]}}),
@@ -97,6 +101,7 @@ class Context:
             "name": unique("public_tpl"), "public": True,
             "spec": {"params": {"n": {"type": "integer", "default": 1}}, "tasks": [{"name": "a", "code": "1"}]}})["id"]
         self.runs = [self._trigger() for _ in range(2)]
+        self.shared_clone = owner.ok("POST", f"/workflows/{self.shared['id']}/clone", {"name": unique("clone")})["id"]
 
     def _trigger(self) -> str:
         deadline = time.monotonic() + 30
@@ -111,10 +116,19 @@ class Context:
         self.last_name = unique("mine")
         return self.owner.ok("POST", "/workflows", simple_workflow(self.last_name))["id"]
 
-    def fresh_version(self) -> str:
+    def fresh_version_parent(self) -> str:
+        """A workflow with versions 1 and 2 (current)."""
         workflow_id = self.fresh_workflow()
         self.owner.ok("PUT", f"/workflows/{workflow_id}", simple_workflow(self.last_name, "return 5"))
-        return self.owner.ok("GET", f"/workflows/{workflow_id}/versions/1")["id"]
+        return workflow_id
+
+    def fresh_version(self) -> str:
+        return self.owner.ok("GET", f"/workflows/{self.fresh_version_parent()}/versions/1")["id"]
+
+    def fresh_archived(self) -> str:
+        workflow_id = self.fresh_workflow()
+        self.owner.ok("DELETE", f"/workflows/{workflow_id}")
+        return workflow_id
 
     def fresh_template(self) -> str:
         self.last_name = unique("my_tpl")

@@ -65,7 +65,7 @@ def test_code_error_fails_task_with_user_line_numbers(e2e):
     doc = {"name": name, "tasks": [{"name": "boom", "code": "x = 1\ny = 2\nraise ValueError('bad data at row %d' % x)"}]}
     e2e.mlops("create", "-", input_doc=doc)
     e2e.api.wait_dag(name)
-    run_id = e2e.api.trigger(name).json()["dag_run_id"]
+    run_id = e2e.api.trigger_ok(name)
     assert e2e.api.wait_run(name, run_id) == "failed"
     log = e2e.api.task_log(name, run_id, "boom")
     assert "bad data at row 1" in log
@@ -87,7 +87,7 @@ def test_running_run_keeps_its_version_new_run_uses_new_code(e2e, tmp_path):
     created = e2e.mlops("create", "-", input_doc={"name": name, **GATED})
     e2e.api.wait_dag(name)
     gate = tmp_path / "gate"
-    first = e2e.api.trigger(name, conf={"gate": str(gate)}).json()["dag_run_id"]
+    first = e2e.api.trigger_ok(name, conf={"gate": str(gate)})
     deadline = time.monotonic() + 60
     while e2e.api.task_state(name, first, "wait") != "running":
         assert time.monotonic() < deadline, "first task never started"
@@ -103,12 +103,12 @@ def test_running_run_keeps_its_version_new_run_uses_new_code(e2e, tmp_path):
     assert e2e.api.wait_run(name, first) == "success"
     assert e2e.api.xcom(name, first, "after") == "v1-after saw v1-wait"
 
-    second = e2e.api.trigger(name, conf={"gate": str(gate)}).json()["dag_run_id"]
+    second = e2e.api.trigger_ok(name, conf={"gate": str(gate)})
     assert e2e.api.wait_run(name, second) == "success"
     assert e2e.api.xcom(name, second, "after") == "v2-after saw v2-wait"
 
     # A run may also pin a version explicitly (what the plugin's own trigger does).
-    third = e2e.api.trigger(name, conf={"gate": str(gate), "__mlops__": {"version": 1}}).json()["dag_run_id"]
+    third = e2e.api.trigger_ok(name, conf={"gate": str(gate), "__mlops__": {"version": 1}})
     assert e2e.api.wait_run(name, third) == "success"
     assert e2e.api.xcom(name, third, "after") == "v1-after saw v1-wait"
 

@@ -205,4 +205,46 @@ def test_versions_snapshot_restore_and_clone(plugin_db):
     assert (clone.origin_workflow_id, clone.origin_version) == (record.id, 5)
     workflows.update_workflow(clone.id, changed({**DOC, "name": "svc_wf_clone"}, "return 'clone'"), MALLORY)
     assert workflows.get_workflow(record.id).spec["tasks"][1]["code"] == "return a"
-    assert audit_actions() == ["create", "update", "update", "restore", "snapshot", "create", "update"]
+    assert audit_actions() == ["create", "update", "update", "restore", "snapshot", "clone", "update"]
+    assert workflows.diff_with_origin(clone.id)["tasks"]["changed"][0]["name"] == "b"
+    with pytest.raises(NotFound, match="not a clone"):
+        workflows.diff_with_origin(record.id)
+
+
+def test_purge_and_version_delete_are_admin_only_and_guarded(plugin_db):
+    from airflow_mlops.models import Run
+
+    admin = Actor("root", manage_all_workflows=True, purge_history=True)
+    record = workflows.create_workflow(DOC, ALICE)
+    workflows.update_workflow(record.id, changed(DOC, "return 2"), ALICE)
+    workflows.update_workflow(record.id, changed(DOC, "return 3"), ALICE)
+    with Session(writer_engine()) as session, session.begin():
+        session.add(Run(workflow_id=record.id, version=1, dag_id="svc_wf", dag_run_id="r1", triggered_by="alice"))
+    with pytest.raises(Forbidden):
+        workflows.delete_version(record.id, 2, BOB)  # an Op may not rewrite history
+    with pytest.raises(Conflict, match="has 1 run"):
+        workflows.delete_version(record.id, 1, admin)
+    with pytest.raises(Conflict, match="current version"):
+        workflows.delete_version(record.id, 3, admin)
+    workflows.delete_version(record.id, 2, admin)
+    assert [v.number for v in workflows.list_versions(record.id).items] == [3, 1]
+
+    with pytest.raises(Conflict, match="not deleted"):
+        workflows.purge_workflow(record.id, admin)
+    workflows.delete_workflow(record.id, ALICE)
+    with pytest.raises(Forbidden):
+        workflows.purge_workflow(record.id, BOB)
+    workflows.purge_workflow(record.id, admin)
+    assert counts()["mlops_workflow"] == 0 and counts()["mlops_workflow_version"] == 0
+    assert audit_actions()[-3:] == ["delete_version", "delete", "purge"]
+    assert workflows.create_workflow(DOC, ALICE).name == "svc_wf"  # the name is free again
+
+
+def test_audit_events_are_mirrored_to_airflows_log(plugin_db):
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+
+    record = workflows.create_workflow({**DOC, "name": "mirrored_wf"}, ALICE)
+    with create_session() as session:
+        rows = session.scalars(select(Log).where(Log.event == "mlops.workflow.create", Log.dag_id == "mirrored_wf")).all()
+    assert [(r.owner, record.id in r.extra) for r in rows] == [("alice", True)]
