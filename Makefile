@@ -14,11 +14,11 @@ $(BIN)/python:
 
 # Editable install: what `make run` serves is the checkout you edit.
 install: $(BIN)/python
-	$(PIP) install --quiet -c $(CONSTRAINTS) -e '.[postgres]'
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e '.[postgres,ml]'
 
 # A regular (non-editable) install, so the tests also prove the packaging (migrations, package data).
 install-test: $(BIN)/python
-	$(PIP) install --quiet -c $(CONSTRAINTS) '.[test]'
+	$(PIP) install --quiet -c $(CONSTRAINTS) '.[test,ml]'
 	$(PIP) install --quiet --no-deps --force-reinstall .
 
 # RUN_DEPS lets the test of `make run` reuse the venv it already has.

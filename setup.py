@@ -57,6 +57,8 @@ setup(
     ],
     extras_require={
         "postgres": ["apache-airflow-providers-postgres", "psycopg[binary]>=3.2"],
+        # What the built-in ML templates import in their tasks.
+        "ml": ["scikit-learn>=1.5", "pandas>=2.2", "scipy>=1.13"],
         "test": [
             "pytest>=8",
             "pytest-timeout>=2",

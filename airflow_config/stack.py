@@ -157,6 +157,8 @@ def run_local(home: Path, port: int) -> None:
         stack.create_user("admin", password, "Admin")
         password_file.write_text(password)
         password_file.chmod(0o600)
+    # `airflow db migrate` installed the built-in templates; say what is there.
+    print(stack.run_command(["airflow-mlops", "templates", "load"], check=False).stdout, flush=True)
     stack.start()
     try:
         stack.wait_healthy(timeout=120)

@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.standard.operators.python import PythonOperator
+from airflow.providers.standard.operators.python import BranchPythonOperator, PythonOperator
 from airflow.sdk import DAG, Param
 
 from airflow_mlops_dag_factory.params import param_schema
@@ -60,11 +60,26 @@ def build_dag(workflow: StoredWorkflow) -> DAG:
         is_paused_upon_creation=not workflow.active,
         access_control=ACCESS_CONTROL,
     )
-    operators = {task.name: _operator(dag, workflow, task) for task in spec.tasks}
+    operators: dict[str, PythonOperator] = {}
+    for task in _upstream_first(spec):
+        operators[task.name] = _operator(dag, workflow, task, operators)
     for task in spec.tasks:
         for upstream in task.depends_on:
             operators[upstream] >> operators[task.name]
     return dag
+
+
+def _upstream_first(spec: WorkflowSpec) -> list[TaskSpec]:
+    """Tasks in dependency order (the spec is validated acyclic), so a mapped task finds its upstream built."""
+    done: set[str] = set()
+    ordered: list[TaskSpec] = []
+    pending = list(spec.tasks)
+    while pending:
+        ready = [t for t in pending if set(t.depends_on) <= done]
+        ordered += ready
+        done |= {t.name for t in ready}
+        pending = [t for t in pending if t.name not in done]
+    return ordered
 
 
 def to_param(param: ParamSpec) -> Param:
@@ -74,13 +89,16 @@ def to_param(param: ParamSpec) -> Param:
     return Param(param.default, description=param.description or None, **param_schema(param))
 
 
-def _operator(dag: DAG, workflow: StoredWorkflow, task: TaskSpec) -> PythonOperator:
-    extra = {}
+def _operator(dag: DAG, workflow: StoredWorkflow, task: TaskSpec, built: dict[str, PythonOperator]) -> PythonOperator:
+    extra: dict = {}
     if task.retries is not None:
         extra["retries"] = task.retries
     if task.timeout_seconds:
         extra["execution_timeout"] = timedelta(seconds=task.timeout_seconds)
-    return PythonOperator(
+    if task.trigger_rule:
+        extra["trigger_rule"] = task.trigger_rule
+    operator_class = BranchPythonOperator if task.type == "branch" else PythonOperator
+    arguments = dict(
         dag=dag,
         task_id=task.name,
         python_callable=run_task,
@@ -88,6 +106,14 @@ def _operator(dag: DAG, workflow: StoredWorkflow, task: TaskSpec) -> PythonOpera
         doc_md=f"{task.description}\n\n{_code_block(task.code)}",
         **extra,
     )
+    if task.map_over:
+        # One task instance per item of the upstream result; the item arrives as the only positional arg.
+        return operator_class.partial(**arguments).expand(op_args=built[task.map_over].output.map(as_single_argument))
+    return operator_class(**arguments)
+
+
+def as_single_argument(item: object) -> list[object]:
+    return [item]
 
 
 def _dag_doc(workflow: StoredWorkflow) -> str:

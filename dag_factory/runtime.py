@@ -14,9 +14,10 @@ import keyword
 import logging
 import traceback
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from airflow_mlops_dag_factory import store
+from airflow_mlops_dag_factory import settings, store
 from airflow_mlops_dag_factory.usercode import FUNCTION_NAME, compile_task_code
 
 log = logging.getLogger(__name__)
@@ -24,14 +25,17 @@ log = logging.getLogger(__name__)
 PIN_CONF_KEY = "__mlops__"
 
 
-def run_task(workflow_id: str, task_name: str, built_version: int, **context: Any) -> Any:
-    """``python_callable`` of every MLOps python task; its return value becomes the task's XCom."""
+def run_task(*mapped: Any, workflow_id: str, task_name: str, built_version: int, **context: Any) -> Any:
+    """``python_callable`` of every MLOps task; its return value becomes the task's XCom.
+
+    A mapped task gets its item as the only positional argument; a branch task returns task names.
+    """
     version = pinned_version(workflow_id, built_version, context)
     spec = store.load_version_spec(workflow_id, version)
     task = spec.task(task_name)
     if task is None:
         raise LookupError(f"task {task_name!r} does not exist in version {version} of workflow {spec.name!r}")
-    upstream = {name: context["ti"].xcom_pull(task_ids=name) for name in task.depends_on}
+    upstream = {name: _plain(context["ti"].xcom_pull(task_ids=name)) for name in task.depends_on}
     filename = f"<mlops {spec.name}.{task_name} v{version}>"
     code = compile_task_code(task.code, filename)
     namespace: dict[str, Any] = {
@@ -41,6 +45,9 @@ def run_task(workflow_id: str, task_name: str, built_version: int, **context: An
         "params": user_params(context.get("params") or {}),
         "context": context,
         "upstream": upstream,
+        "item": mapped[0] if mapped else None,
+        "artifact_root": settings.artifact_root(),
+        "artifacts": run_artifacts(spec.name, context),
     }
     log.info("MLOps: running task %r of workflow %r at version %d", task_name, spec.name, version)
     exec(code, namespace)  # defines the function only; the user's code runs on the next line
@@ -57,6 +64,24 @@ def user_traceback(exc: BaseException, filename: str) -> str:
     first = next((i for i, frame in enumerate(tb.stack) if frame.filename == filename), 0)
     tb.stack = traceback.StackSummary.from_list(tb.stack[first:])
     return "".join(tb.format())
+
+
+def run_artifacts(dag_id: str, context: dict[str, Any]) -> Path:
+    """This run's artifact folder, ``<artifact_root>/<dag_id>/<run_id>/`` (created on first use)."""
+    run_id = getattr(context.get("dag_run"), "run_id", None) or "no-run"
+    folder = settings.artifact_root() / dag_id / "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _plain(value: Any) -> Any:
+    """Results of a mapped upstream task arrive as a lazy sequence; the code gets a plain list."""
+    if value is None or isinstance(value, (str, bytes, dict, list, tuple, int, float, bool)):
+        return value
+    try:
+        return list(value)
+    except TypeError:
+        return value
 
 
 def pinned_version(workflow_id: str, built_version: int, context: dict[str, Any]) -> int:

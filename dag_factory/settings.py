@@ -35,6 +35,12 @@ OPTIONS: tuple[Option, ...] = (
         "database is unreachable. Empty means ``mlops_cache`` in AIRFLOW_HOME.",
     ),
     Option(
+        "artifact_root", "",
+        "Folder (or mounted volume) where tasks write artifacts: each run gets ``<dag_id>/<run_id>/`` (the "
+        "``artifacts`` name in task code) and models are registered under ``registry/``. Empty means "
+        "``mlops_artifacts`` in AIRFLOW_HOME. Workers must share it.",
+    ),
+    Option(
         "dag_bundle", "dags-folder",
         "Name of the DAG bundle holding ``mlops_workflows.py``; used for priority parse requests after a save.",
     ),
@@ -73,3 +79,7 @@ def database_url() -> str:
 
 def cache_dir() -> Path:
     return Path(get("cache_dir") or airflow_home() / "mlops_cache")
+
+
+def artifact_root() -> Path:
+    return Path(get("artifact_root") or airflow_home() / "mlops_artifacts")

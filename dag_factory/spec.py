@@ -18,7 +18,12 @@ from airflow_mlops_dag_factory.errors import FieldError
 SCHEMA_VERSION = 1
 
 ParamType = Literal["string", "integer", "number", "boolean", "enum", "array", "object"]
-TaskType = Literal["python"]
+# python: run the code; branch: the code returns the name(s) of the downstream task(s) to follow.
+TaskType = Literal["python", "branch"]
+TriggerRule = Literal[
+    "all_success", "all_failed", "all_done", "all_done_min_one_success", "all_skipped", "one_success",
+    "one_failed", "one_done", "none_failed", "none_failed_min_one_success", "none_skipped", "always",
+]
 
 NonNegativeInt = Annotated[int, Field(ge=0)]
 # Per-field limits: generous for real pipelines, small enough that one document cannot exhaust the server.
@@ -58,6 +63,10 @@ class TaskSpec(_StrictModel):
     retries: NonNegativeInt | None = None
     timeout_seconds: NonNegativeInt | None = None
     description: Text = ""
+    # Run once per item of this upstream task's result (a list), in parallel (Airflow dynamic task mapping).
+    map_over: Name | None = None
+    # When to run given the upstream states, e.g. "none_failed_min_one_success" after a branch.
+    trigger_rule: TriggerRule | None = None
 
 
 class WorkflowSpec(_StrictModel):

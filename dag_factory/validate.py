@@ -27,7 +27,7 @@ SCHEDULE_PRESETS = frozenset(
     {"@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"}
 )
 # Names a task's code sees as globals; a task may not take one of them.
-RESERVED_NAMES = frozenset({"params", "context", "upstream", "result"})
+RESERVED_NAMES = frozenset({"params", "context", "upstream", "result", "item", "artifacts", "artifact_root"})
 
 
 def validate_document(data: Any) -> tuple[WorkflowSpec | None, list[FieldError]]:
@@ -148,6 +148,15 @@ def _check_tasks(spec: WorkflowSpec) -> list[FieldError]:
                 errors.append(FieldError(dep_path, f"unknown task {dep!r}"))
         if len(set(task.depends_on)) != len(task.depends_on):
             errors.append(FieldError(f"tasks[{i}].depends_on", "dependencies must be unique"))
+    downstream = {d for t in spec.tasks for d in t.depends_on}
+    for i, task in enumerate(spec.tasks):
+        if task.map_over is not None:
+            if task.map_over not in task.depends_on:
+                errors.append(FieldError(f"tasks[{i}].map_over", f"{task.map_over!r} must also be in depends_on"))
+            if task.type == "branch":
+                errors.append(FieldError(f"tasks[{i}].map_over", "a branch task cannot be mapped"))
+        if task.type == "branch" and task.name not in downstream:
+            errors.append(FieldError(f"tasks[{i}].type", "a branch task needs downstream tasks to choose from"))
     cycle = find_cycle({t.name: [d for d in t.depends_on if d in first_index and d != t.name] for t in spec.tasks})
     if cycle:
         errors.append(FieldError(f"tasks[{first_index[cycle[0]]}].depends_on", f"dependency cycle: {' -> '.join(cycle)}"))

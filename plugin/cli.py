@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from airflow_mlops.services import workflows
+from airflow_mlops.services import portable, workflows
 from airflow_mlops.services.actors import Actor
 from airflow_mlops.services.errors import InvalidInput, ServiceError
 
@@ -46,6 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     delete = sub.add_parser("delete", help="delete (archive) a workflow: its DAG goes, its history stays")
     delete.add_argument("workflow_id")
     delete.add_argument("--revision", type=int)
+    export = sub.add_parser("export", help="write a workflow or template as JSON or YAML to stdout")
+    export.add_argument("kind", choices=portable.KINDS)
+    export.add_argument("object_id")
+    export.add_argument("--format", choices=("json", "yaml"), default="yaml")
+    importing = sub.add_parser("import", help="create a workflow or template from an exported file ('-' for stdin)")
+    importing.add_argument("file")
+    templates_cmd = sub.add_parser("templates", help="built-in template library")
+    templates_cmd.add_argument("action", choices=("load",), help="install or upgrade the built-in templates")
     args = parser.parse_args(argv)
     actor = Actor.system(args.actor)
 
@@ -59,6 +67,18 @@ def main(argv: list[str] | None = None) -> int:
             _print(workflows.get_workflow(args.workflow_id).to_dict())
         elif args.command == "list":
             _print([w.to_dict() for w in workflows.list_workflows(include_archived=args.archived, limit=10**9).items])
+        elif args.command == "export":
+            document = (portable.export_workflow(args.object_id) if args.kind == "workflow"
+                        else portable.export_template(args.object_id, actor))
+            sys.stdout.write(portable.dumps(document, args.format))
+        elif args.command == "import":
+            text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+            kind, record = portable.import_document(portable.loads(text), actor)
+            _print({"kind": kind, "id": record.id, "name": record.name})
+        elif args.command == "templates":
+            from airflow_mlops.services.template_library import sync_builtin_templates
+
+            _print(sync_builtin_templates())
         elif args.command == "delete":
             _print(workflows.delete_workflow(args.workflow_id, actor, expected_revision=args.revision).to_dict())
     except InvalidInput as exc:

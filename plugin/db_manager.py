@@ -39,6 +39,22 @@ class MLOpsDBManager(BaseDBManager):
         with get_engine(settings.database_url()).connect() as conn:
             return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
 
+    def initdb(self, *args, **kwargs):
+        super().initdb(*args, **kwargs)
+        self._sync_builtin_templates()
+
+    def upgradedb(self, *args, **kwargs):
+        super().upgradedb(*args, **kwargs)
+        if not kwargs.get("show_sql_only"):
+            self._sync_builtin_templates()
+
+    def _sync_builtin_templates(self) -> None:
+        """``airflow db migrate`` also installs and upgrades the built-in templates (never over user edits)."""
+        from airflow_mlops.services.template_library import sync_builtin_templates
+
+        for name, outcome in sync_builtin_templates().items():
+            self.log.info("MLOps built-in template %r: %s", name, outcome)
+
     def create_db_from_orm(self):
         from alembic import command
 

@@ -21,18 +21,23 @@ def max_request_bytes() -> int:
     return int(settings.get("max_request_bytes"))
 
 
-def json_body() -> dict[str, Any]:
-    """The request's JSON object: 415 unless it is JSON, 413 when too large, 400 when malformed."""
-    if request.mimetype != "application/json":
-        raise ApiError(415, f"send the body as application/json, not {request.mimetype or 'nothing'!r}")
+def raw_body(media_types: tuple[str, ...]) -> bytes:
+    """The request body, within the size limit (413) and of an accepted media type (415)."""
+    if request.mimetype not in media_types:
+        raise ApiError(415, f"send the body as {' or '.join(media_types)}, not {request.mimetype or 'nothing'!r}")
     limit = max_request_bytes()
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"the body has {request.content_length} bytes; the limit is {limit}")
     request.max_content_length = limit
     try:
-        raw = request.get_data(cache=True)
+        return request.get_data(cache=True)
     except RequestEntityTooLarge as exc:
         raise ApiError(413, f"the body is larger than the limit of {limit} bytes") from exc
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object: 415 unless it is JSON, 413 when too large, 400 when malformed."""
+    raw = raw_body(("application/json",))
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -28,6 +28,8 @@ class Operation:
     status: int
     query: list[dict[str, Any]] = field(default_factory=list)
     errors: tuple[int, ...] = ()
+    content: dict[str, Any] | None = None  # explicit response media types (e.g. JSON or YAML)
+    body_content: dict[str, Any] | None = None  # explicit request media types
 
 
 class Api:
@@ -39,13 +41,14 @@ class Api:
 
     def route(self, method: str, path: str, *, summary: str, tag: str, permission: tuple[str, str] | None,
               body: type[BaseModel] | None = None, response: type[BaseModel] | None = None, status: int = 200,
-              query: list[dict[str, Any]] | None = None, errors: tuple[int, ...] = ()) -> Callable:
+              query: list[dict[str, Any]] | None = None, errors: tuple[int, ...] = (),
+              content: dict[str, Any] | None = None, body_content: dict[str, Any] | None = None) -> Callable:
         rule = re.sub(r"\{(\w+)\}", lambda m: f"<int:{m.group(1)}>" if m.group(1) == "number" else f"<{m.group(1)}>", path)
 
         def register(view: Callable) -> Callable:
             self.blueprint.add_url_rule(rule, endpoint=f"{view.__name__}", view_func=view, methods=[method])
             self.operations.append(Operation(method, path, summary, tag, permission, body, response, status,
-                                             query or [], errors))
+                                             query or [], errors, content, body_content))
             return view
 
         return register
@@ -86,14 +89,16 @@ class Api:
                                "description": "ETag of the revision the change is based on; stale -> 409"})
         problem = {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}
         statuses = {401, 403, *op.errors}
-        if parameters or op.body:
+        if parameters or op.body or op.body_content:
             statuses.add(400)
-        if op.body:
+        if op.body or op.body_content:
             statuses |= {413, 415}
         responses: dict[str, Any] = {}
         success: dict[str, Any] = {"description": op.summary}
         if op.response:
             success["content"] = {"application/json": {"schema": {"$ref": REF.format(model=op.response.__name__)}}}
+        if op.content:
+            success["content"] = op.content
         responses[str(op.status)] = success
         for status in sorted(statuses):
             responses[str(status)] = {"description": _DESCRIPTIONS[status], "content": problem}
@@ -108,6 +113,8 @@ class Api:
         if op.body:
             operation["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": {"$ref": REF.format(model=op.body.__name__)}}}}
+        if op.body_content:
+            operation["requestBody"] = {"required": True, "content": op.body_content}
         return operation
 
 

@@ -16,7 +16,7 @@ from airflow_mlops.api import inputs, schemas
 from airflow_mlops.api.auth import authenticated_caller, require
 from airflow_mlops.api.openapi import Api, json_response
 from airflow_mlops.api.problems import ApiError, from_service_error, problem
-from airflow_mlops.services import audit, runs, templates, workflows
+from airflow_mlops.services import audit, portable, runs, templates, workflows
 from airflow_mlops.services.errors import ServiceError
 from airflow_mlops_dag_factory.errors import FieldError
 from airflow_mlops_dag_factory.spec import field_errors
@@ -303,6 +303,71 @@ def instantiate_template(template_id: str) -> Response:
     body = _model(schemas.InstantiateIn, inputs.json_body())
     record = templates.instantiate(template_id, body.workflow_name, body.params, authenticated_caller().actor())
     return json_response(schemas.WorkflowOut, record.to_dict(), 201, _etag(record))
+
+
+@api.route("GET", "/templates/{template_id}/workflows", summary="Workflows made from a template", tag="templates",
+           response=schemas.InstanceList, permission=(sec.READ, sec.RESOURCE_TEMPLATES), errors=(404,))
+@require(sec.READ, sec.RESOURCE_TEMPLATES)
+def template_instances(template_id: str) -> Response:
+    items = templates.instances(template_id, authenticated_caller().actor())
+    return json_response(schemas.InstanceList, {"items": items})
+
+
+@api.route("POST", "/workflows/{workflow_id}/save-as-template", summary="Save a workflow as a template",
+           tag="templates", body=schemas.SaveAsTemplateIn, response=schemas.TemplateOut, status=201,
+           permission=(sec.CREATE, sec.RESOURCE_TEMPLATES), errors=(404, 409))
+@require(sec.CREATE, sec.RESOURCE_TEMPLATES)
+def save_as_template(workflow_id: str) -> Response:
+    body = _model(schemas.SaveAsTemplateIn, inputs.json_body())
+    record = templates.save_as_template(workflow_id, body.model_dump(exclude_unset=True), authenticated_caller().actor())
+    return json_response(schemas.TemplateOut, record.to_dict(), 201, _etag(record))
+
+
+# -- files (import / export) -------------------------------------------------------------------------
+EXPORT_FORMAT = [_q("format", {"type": "string", "enum": ["json", "yaml"]}, "default json")]
+EXPORT_CONTENT = {"application/json": {"schema": {"type": "object"}}, "application/yaml": {"schema": {"type": "object"}}}
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+
+
+def _file_response(document: dict[str, Any], name: str) -> Response:
+    fmt = inputs.query_choice("format", "json", {"json", "yaml"})
+    mimetype = "application/yaml" if fmt == "yaml" else "application/json"
+    response = Response(portable.dumps(document, fmt), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+@api.route("GET", "/workflows/{workflow_id}/export", summary="Export a workflow as JSON or YAML", tag="files",
+           permission=(sec.READ, sec.RESOURCE_WORKFLOWS), query=EXPORT_FORMAT, errors=(404,), content=EXPORT_CONTENT)
+@require(sec.READ, sec.RESOURCE_WORKFLOWS)
+def export_workflow(workflow_id: str) -> Response:
+    document = portable.export_workflow(workflow_id)
+    return _file_response(document, document["spec"].get("name", workflow_id))
+
+
+@api.route("GET", "/templates/{template_id}/export", summary="Export a template as JSON or YAML", tag="files",
+           permission=(sec.READ, sec.RESOURCE_TEMPLATES), query=EXPORT_FORMAT, errors=(404,), content=EXPORT_CONTENT)
+@require(sec.READ, sec.RESOURCE_TEMPLATES)
+def export_template(template_id: str) -> Response:
+    document = portable.export_template(template_id, authenticated_caller().actor())
+    return _file_response(document, template_id)
+
+
+@api.route("POST", "/import", summary="Import an exported workflow or template (JSON or YAML)", tag="files",
+           response=schemas.ImportOut, status=201, permission=None, errors=(409,),
+           body_content={"application/json": {"schema": {"type": "object"}},
+                         **{t: {"schema": {"type": "string"}} for t in YAML_TYPES}})
+def import_file() -> Response:
+    caller = authenticated_caller()
+    raw = inputs.raw_body(("application/json", *YAML_TYPES))
+    document = portable.loads(raw.decode("utf-8", errors="replace"))
+    kind = document.get("kind") if isinstance(document, dict) else None
+    resource = sec.RESOURCE_TEMPLATES if kind == "template" else sec.RESOURCE_WORKFLOWS
+    if not caller.may(sec.CREATE, resource):
+        audit.record_denied(caller.username, f"POST {request.script_root}{request.path}", sec.CREATE, resource)
+        raise ApiError(403, f"user {caller.username!r} lacks {sec.CREATE} on {resource!r}")
+    kind, record = portable.import_document(document, caller.actor())
+    return json_response(schemas.ImportOut, {"kind": kind, "id": record.id, "name": record.name}, 201)
 
 
 # -- runs ("jobs") -----------------------------------------------------------------------------------

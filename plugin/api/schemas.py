@@ -238,3 +238,30 @@ class WorkflowPatchIn(BaseModel):
     tasks: list[TaskSpec] | None = None
     active: bool | None = None
     revision: int | None = None
+
+
+class SaveAsTemplateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str = Field(max_length=250)
+    description: str = ""
+    category: str = "general"
+    public: bool = False
+    parameters: list[str] | None = None
+
+
+class Instance(_Out):
+    workflow_id: str
+    name: str
+    template_revision: int | None
+    outdated: bool
+    archived: bool
+
+
+class InstanceList(_Out):
+    items: list[Instance]
+
+
+class ImportOut(_Out):
+    kind: str
+    id: str
+    name: str

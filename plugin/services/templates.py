@@ -207,11 +207,6 @@ def check_param_values(declared: dict[str, ParamSpec], values: dict[str, Any], p
     return errors
 
 
-def instances(template_id: str, actor: Actor) -> list[WorkflowRecord]:
-    get_template(template_id, actor)
-    return workflows.list_workflows(template_id=template_id, limit=10**6).items
-
-
 def _check_may_publish(public: bool, actor: Actor) -> None:
     if public and not actor.manage_public_templates:
         raise Forbidden("only Admin may create or change public (or built-in) templates")
@@ -243,3 +238,41 @@ def _record(template: Template) -> TemplateRecord:
     return TemplateRecord.model_validate(template)
 
 
+
+
+def save_as_template(workflow_id: str, document: dict[str, Any], actor: Actor) -> TemplateRecord:
+    """Make a template of a workflow. ``document["parameters"]`` picks which of its parameters the template
+    exposes (all when absent); dropping one the code still reads is refused with the task named."""
+    source = workflows.get_workflow(workflow_id)
+    spec = {k: v for k, v in source.spec.items() if k != "name"}
+    chosen = document.get("parameters")
+    errors: list[FieldError] = []
+    if chosen is not None:
+        if not isinstance(chosen, list) or not all(isinstance(p, str) for p in chosen):
+            raise InvalidInput([FieldError("parameters", "must be a list of parameter names")])
+        errors += [FieldError("parameters", f"unknown parameter {p!r}") for p in chosen if p not in spec["params"]]
+        dropped = set(spec["params"]) - set(chosen)
+        for i, task in enumerate(spec["tasks"]):
+            used = sorted(p for p in dropped if _reads_param(task["code"], p))
+            if used:
+                errors.append(FieldError(f"tasks[{i}].code", f"reads parameter(s) {used} that the template would drop"))
+        spec["params"] = {k: v for k, v in spec["params"].items() if k in chosen}
+    if errors:
+        raise InvalidInput(errors)
+    template_document = {k: document[k] for k in ("name", "description", "category", "public") if k in document}
+    return create_template({**template_document, "spec": spec}, actor)
+
+
+def _reads_param(code: str, name: str) -> bool:
+    import re
+
+    return re.search(rf"""params\s*(\[\s*|\.get\(\s*)['"]{re.escape(name)}['"]""", code) is not None
+
+
+def instances(template_id: str, actor: Actor) -> list[dict[str, Any]]:
+    """The workflows made from a template, each flagged when it came from an older template revision."""
+    template = get_template(template_id, actor)
+    made = workflows.list_workflows(template_id=template_id, include_archived=True, limit=10**6).items
+    return [{"workflow_id": w.id, "name": w.name, "template_revision": w.template_revision,
+             "outdated": (w.template_revision or 0) < template.revision, "archived": w.archived_at is not None}
+            for w in made]

@@ -247,4 +247,4 @@ def test_audit_events_are_mirrored_to_airflows_log(plugin_db):
     record = workflows.create_workflow({**DOC, "name": "mirrored_wf"}, ALICE)
     with create_session() as session:
         rows = session.scalars(select(Log).where(Log.event == "mlops.workflow.create", Log.dag_id == "mirrored_wf")).all()
-    assert [(r.owner, record.id in r.extra) for r in rows] == [("alice", True)]
+    assert [r.owner for r in rows if record.id in r.extra] == ["alice"]  # the Airflow DB is shared by both backends

@@ -1,0 +1,23 @@
+"""Built-in templates remember what was shipped, so upgrades never overwrite a user's edits.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-27
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("mlops_template", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("shipped_hash", sa.String(length=64), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("mlops_template", schema=None) as batch_op:
+        batch_op.drop_column("shipped_hash")
