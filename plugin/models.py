@@ -159,7 +159,10 @@ class Run(Base):
     """A run triggered through the plugin: the Airflow DAG run plus the version, params and description."""
 
     __tablename__ = "mlops_run"
-    __table_args__ = (Index("ix_mlops_run_workflow_id_created_at", "workflow_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_mlops_run_workflow_id_created_at", "workflow_id", "created_at"),
+        UniqueConstraint("dag_id", "dag_run_id", name="uq_mlops_run_dag_id_dag_run_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     workflow_id: Mapped[str] = mapped_column(ForeignKey("mlops_workflow.id", ondelete="CASCADE"))
@@ -173,6 +176,24 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # "plugin" (our trigger) or how Airflow started it ("manual", "scheduled", ...): every run is recorded.
+    source: Mapped[str] = mapped_column(String(32), default="plugin")
+    # {task: {metric: number}} from tasks that returned {"metrics": {...}}; kept once the run finished.
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class ParamPreset(Base):
+    """A named set of parameter values for one workflow, usable when triggering."""
+
+    __tablename__ = "mlops_param_preset"
+    __table_args__ = (UniqueConstraint("workflow_id", "name", name="uq_mlops_param_preset_workflow_id_name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("mlops_workflow.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(250))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(250))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class AuditEvent(Base):

@@ -378,17 +378,62 @@ def import_file() -> Response:
 def trigger_run(workflow_id: str) -> Response:
     body = _model(schemas.TriggerIn, inputs.json_body())
     record = runs.trigger(workflow_id, body.params, body.description, authenticated_caller().actor(),
-                          unpause=body.unpause)
+                          unpause=body.unpause, preset=body.preset)
     return json_response(schemas.RunOut, record.to_dict(), 201)
 
 
-@api.route("GET", "/jobs", summary="List runs", tag="runs", response=schemas.RunPage,
-           permission=(sec.READ, sec.RESOURCE_RUNS), query=[_q("workflow_id"), _q("state"), *PAGING])
+@api.route("POST", "/jobs/{run_id}/rerun", summary="Trigger again with a past run's parameters (optionally edited)",
+           tag="runs", body=schemas.RerunIn, response=schemas.RunOut, status=201,
+           permission=(sec.CREATE, sec.RESOURCE_RUNS), errors=(404, 409))
+@require(sec.CREATE, sec.RESOURCE_RUNS)
+def rerun(run_id: str) -> Response:
+    body = _model(schemas.RerunIn, inputs.json_body())
+    record = runs.rerun(run_id, body.params, body.description, authenticated_caller().actor(),
+                        same_version=body.same_version)
+    return json_response(schemas.RunOut, record.to_dict(), 201)
+
+
+@api.route("GET", "/workflows/{workflow_id}/presets", summary="Parameter presets of a workflow", tag="runs",
+           response=schemas.PresetList, permission=(sec.READ, sec.RESOURCE_WORKFLOWS), errors=(404,))
+@require(sec.READ, sec.RESOURCE_WORKFLOWS)
+def list_presets(workflow_id: str) -> Response:
+    return json_response(schemas.PresetList, {"items": runs.list_presets(workflow_id)})
+
+
+@api.route("POST", "/workflows/{workflow_id}/presets", summary="Save (create or replace) a parameter preset",
+           tag="runs", body=schemas.PresetIn, response=schemas.PresetOut, status=201,
+           permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404,))
+@require(sec.EDIT, sec.RESOURCE_WORKFLOWS)
+def save_preset(workflow_id: str) -> Response:
+    body = _model(schemas.PresetIn, inputs.json_body())
+    return json_response(schemas.PresetOut, runs.save_preset(workflow_id, body.name, body.params,
+                                                             authenticated_caller().actor()), 201)
+
+
+@api.route("DELETE", "/workflows/{workflow_id}/presets/{preset_name}", summary="Delete a parameter preset",
+           tag="runs", status=204, permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404,))
+@require(sec.EDIT, sec.RESOURCE_WORKFLOWS)
+def delete_preset(workflow_id: str, preset_name: str) -> Response:
+    runs.delete_preset(workflow_id, preset_name, authenticated_caller().actor())
+    return Response(status=204)
+
+
+@api.route("GET", "/jobs", summary="List runs (started anywhere)", tag="runs", response=schemas.RunPage,
+           permission=(sec.READ, sec.RESOURCE_RUNS),
+           query=[_q("workflow_id"), _q("state"), _q("version", {"type": "integer", "minimum": 1, "maximum": inputs.MAX_INT}),
+                  _q("since", {"type": "string", "format": "date-time"}),
+                  _q("until", {"type": "string", "format": "date-time"}),
+                  {"name": "params", "in": "query", "style": "deepObject", "explode": True,
+                   "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+                   "description": "params.<name>=<value>: runs whose parameter has this value (JSON or text)"},
+                  *PAGING])
 @require(sec.READ, sec.RESOURCE_RUNS)
 def list_runs() -> Response:
     limit, offset = inputs.paging()
+    version = inputs.query_int("version", 0, minimum=1) if "version" in request.args else None
     page = runs.list_runs(workflow_id=request.args.get("workflow_id"), state=request.args.get("state"),
-                          limit=limit, offset=offset)
+                          version=version, params=_params_filter(), since=_query_time("since"),
+                          until=_query_time("until"), limit=limit, offset=offset)
     return json_response(schemas.RunPage, {"items": [r.to_dict() for r in page.items], "total": page.total,
                                            "limit": limit, "offset": offset})
 
@@ -424,6 +469,21 @@ def list_audit() -> Response:
         object_id=request.args.get("object_id"), action=request.args.get("action"),
         since=_query_time("since"), until=_query_time("until"), limit=limit, offset=offset)
     return json_response(schemas.AuditPage, {"items": items, "total": total, "limit": limit, "offset": offset})
+
+
+def _params_filter() -> dict[str, Any]:
+    """``params.learning_rate=0.001`` -> ``{"learning_rate": 0.001}`` (a value that is not JSON stays text)."""
+    import json
+
+    wanted = {}
+    for key, raw in request.args.items():
+        if key.startswith("params.") or (key.startswith("params[") and key.endswith("]")):
+            name = key[7:] if key.startswith("params.") else key[7:-1]
+            try:
+                wanted[name] = json.loads(raw)
+            except ValueError:
+                wanted[name] = raw
+    return wanted
 
 
 def _query_time(name: str) -> datetime | None:

@@ -186,6 +186,30 @@ class TriggerIn(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     description: str = Field(default="", max_length=1000)
     unpause: bool = False
+    preset: str | None = Field(default=None, description="a saved parameter preset; `params` override its values")
+
+
+class RerunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    params: dict[str, Any] = Field(default_factory=dict, description="values that change from the past run")
+    description: str = Field(default="", max_length=1000)
+    same_version: bool = Field(default=False, description="run the past run's version instead of the current one")
+
+
+class PresetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str = Field(max_length=250)
+    params: dict[str, Any]
+
+
+class PresetOut(_Out):
+    name: str
+    params: dict[str, Any]
+    created_by: str
+
+
+class PresetList(_Out):
+    items: list[PresetOut]
 
 
 RunOut = runs.RunRecord
@@ -195,12 +219,20 @@ class RunPage(_PageOut):
     items: list[RunOut]
 
 
+class TaskTiming(_Out):
+    state: str | None
+    duration_seconds: float
+    instances: int
+
+
 class CompareOut(_Out):
     runs: list[RunOut]
     params: dict[str, dict[str, Any]]
     differing_params: list[str]
     versions: dict[str, int]
-    tasks: dict[str, dict[str, str | None]]
+    version_diffs: dict[str, dict[str, Any]]
+    tasks: dict[str, dict[str, TaskTiming]]
+    metrics: dict[str, dict[str, float | None]]
 
 
 class AuditEventOut(_Out):

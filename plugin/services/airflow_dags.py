@@ -158,3 +158,69 @@ def run_pins(dag_id: str) -> list[tuple[dict[str, Any], datetime | None]]:
     with create_session() as session:
         rows = session.execute(select(DagRun.conf, DagRun.run_after).where(DagRun.dag_id == dag_id))
         return [(r.conf or {}, r.run_after) for r in rows]
+
+
+@dataclass(frozen=True)
+class AirflowRun:
+    dag_id: str
+    run_id: str
+    state: str
+    run_type: str
+    conf: dict[str, Any]
+    note: str | None
+    user: str | None
+    run_after: datetime | None
+    start_date: datetime | None
+    end_date: datetime | None
+
+
+def dag_runs(dag_ids: list[str]) -> list[AirflowRun]:
+    """Every run of these DAGs with its conf and note, in one query."""
+    if not dag_ids:
+        return []
+    from airflow.models.dagrun import DagRun, DagRunNote
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.execute(
+            select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.run_type, DagRun.conf, DagRunNote.content,
+                   DagRun.triggering_user_name, DagRun.run_after, DagRun.start_date, DagRun.end_date)
+            .outerjoin(DagRunNote, DagRunNote.dag_run_id == DagRun.id)
+            .where(DagRun.dag_id.in_(dag_ids))
+        )
+        return [AirflowRun(r[0], r[1], str(r[2]), str(r[3]), r[4] or {}, r[5], r[6], r[7], r[8], r[9]) for r in rows]
+
+
+def task_timings(dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
+    """Per task: state and duration in seconds (mapped tasks summed over their instances)."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    out: dict[str, dict[str, Any]] = {}
+    with create_session() as session:
+        rows = session.execute(select(TaskInstance.task_id, TaskInstance.state, TaskInstance.duration)
+                               .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id))
+        for task_id, state, duration in rows:
+            entry = out.setdefault(task_id, {"state": str(state) if state else None, "duration_seconds": 0.0, "instances": 0})
+            entry["duration_seconds"] += float(duration or 0)
+            entry["instances"] += 1
+    return out
+
+
+def return_values(dag_id: str, run_id: str) -> dict[str, Any]:
+    """What each (unmapped) task returned in this run."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.execute(select(XComModel.task_id, XComModel.value).where(
+            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value",
+            XComModel.map_index == -1))
+        return {task_id: XComModel.deserialize_value(_Row(value)) for task_id, value in rows}
+
+
+@dataclass(frozen=True)
+class _Row:
+    """``XComModel.deserialize_value`` reads ``.value`` from a result row."""
+
+    value: Any

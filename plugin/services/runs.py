@@ -1,8 +1,10 @@
-"""Triggering workflows with parameters and a description, run records, and comparing runs.
+"""Triggering workflows with parameters and a description, run records, presets, and comparing runs.
 
 A run triggered here pins the workflow version in its conf (``__mlops__.version``) so the tasks execute
 exactly that version's code, carries the description as the Airflow run's note, and is recorded with who
-triggered it and the parameters actually used (defaults merged).
+triggered it and the parameters actually used (defaults merged). Runs started anywhere else (Airflow's
+trigger dialog, its REST API, the schedule) are recorded the same way the first time runs are listed:
+Airflow is the source of truth for what ran.
 """
 
 from __future__ import annotations
@@ -12,21 +14,25 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, computed_field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from airflow_mlops.db import transaction
-from airflow_mlops.models import Run, Workflow
+from airflow_mlops.models import ParamPreset, Run, Workflow
 from airflow_mlops.services import airflow_dags, audit, workflows
 from airflow_mlops.services.actors import Actor
+from airflow_mlops.services.diff import diff_specs
 from airflow_mlops.services.errors import Conflict, InvalidInput, NotFound
 from airflow_mlops.services.templates import check_param_values
 from airflow_mlops.services.workflows import Page
+from airflow_mlops_dag_factory import store
 from airflow_mlops_dag_factory.errors import FieldError
-from airflow_mlops_dag_factory.runtime import PIN_CONF_KEY
+from airflow_mlops_dag_factory.runtime import PIN_CONF_KEY, user_params
 from airflow_mlops_dag_factory.spec import WorkflowSpec
 
 OBJECT_TYPE = "run"
 MAX_DESCRIPTION = 1000  # Airflow's dag_run_note.content
 MAX_COMPARE = 10
+FINISHED = frozenset({"success", "failed"})
 
 
 class RunRecord(BaseModel):
@@ -43,21 +49,33 @@ class RunRecord(BaseModel):
     description: str
     state: str
     triggered_by: str
+    source: str
     created_at: datetime
     started_at: datetime | None
     ended_at: datetime | None
+    metrics: dict[str, dict[str, float]] | None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def duration_seconds(self) -> float | None:
         return (self.ended_at - self.started_at).total_seconds() if self.started_at and self.ended_at else None
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def airflow_url(self) -> str:
+        """The run in Airflow's own UI (Grid; its Graph tab is one click away)."""
+        from urllib.parse import quote
+
+        return f"/dags/{quote(self.dag_id, safe='')}/runs/{quote(self.dag_run_id, safe='')}"
+
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
 
-def trigger(workflow_id: str, params: Any, description: Any, actor: Actor, *, unpause: bool = False) -> RunRecord:
-    """Validate params, pin the current version, create the DAG run with conf and note, record it."""
+# -- trigger -----------------------------------------------------------------------------------------
+def trigger(workflow_id: str, params: Any, description: Any, actor: Actor, *, unpause: bool = False,
+            preset: str | None = None, version: int | None = None) -> RunRecord:
+    """Validate params (a preset's values first, then ``params`` over them), pin the version, create the run."""
     record = workflows.get_workflow(workflow_id)
     if record.archived_at is not None:
         raise Conflict(f"workflow {record.name!r} is archived (deleted) and cannot run")
@@ -70,7 +88,11 @@ def trigger(workflow_id: str, params: Any, description: Any, actor: Actor, *, un
         errors.append(FieldError("description", "must be a string"))
     elif len(description) > MAX_DESCRIPTION:
         errors.append(FieldError("description", f"must be at most {MAX_DESCRIPTION} characters"))
-    spec = WorkflowSpec.model_validate(record.spec)
+    if preset is not None:
+        params = {**get_preset(workflow_id, preset), **params}
+    pinned = version or record.version
+    spec = WorkflowSpec.model_validate(record.spec if pinned == record.version
+                                       else workflows.get_version(workflow_id, pinned).spec)
     errors += check_param_values(dict(spec.params), params)
     if errors:
         raise InvalidInput(errors)
@@ -84,7 +106,7 @@ def trigger(workflow_id: str, params: Any, description: Any, actor: Actor, *, un
             raise Conflict(f"workflow {record.name!r} is paused (inactive); activate it or pass \"unpause\": true")
         record = workflows.set_active(workflow_id, True, actor)
         airflow_dags.set_paused(record.name, paused=False)
-    conf = {**used, PIN_CONF_KEY: {"version": record.version, "workflow_id": record.id}}
+    conf = {**used, PIN_CONF_KEY: {"version": pinned, "workflow_id": record.id}}
     try:
         dag_run_id = airflow_dags.trigger(record.name, conf, description, actor.name)
     except Exception as exc:  # ParamValidationError, DagNotFound... : Airflow refused; nothing was created
@@ -94,24 +116,47 @@ def trigger(workflow_id: str, params: Any, description: Any, actor: Actor, *, un
             raise Conflict(f"the DAG of workflow {record.name!r} is not loaded in Airflow yet") from exc
         raise
     with transaction() as session:
-        run = Run(workflow_id=record.id, version=record.version, dag_id=record.name, dag_run_id=dag_run_id,
-                  params=used, description=description, state="queued", triggered_by=actor.name)
+        run = Run(workflow_id=record.id, version=pinned, dag_id=record.name, dag_run_id=dag_run_id, params=used,
+                  description=description, state="queued", triggered_by=actor.name, source="plugin")
         session.add(run)
         session.flush()
         audit.record(session, actor.name, "trigger", "workflow", record.id, record.name, run_id=run.id,
-                     dag_run_id=dag_run_id, version=record.version)
+                     dag_run_id=dag_run_id, version=pinned, preset=preset)
         return _record(run, record.name)
 
 
-def list_runs(*, workflow_id: str | None = None, state: str | None = None, limit: int = 50, offset: int = 0) -> Page:
+def rerun(run_id: str, params: Any, description: Any, actor: Actor, *, same_version: bool = False) -> RunRecord:
+    """Trigger again with a past run's parameters, optionally edited (and optionally on its old version)."""
+    past = get_run(run_id)
+    if not isinstance(params, dict):
+        raise InvalidInput([FieldError("params", "must be a JSON object")])
+    text = description if description else f"re-run of {past.dag_run_id}"
+    return trigger(past.workflow_id, {**past.params, **params}, text, actor,
+                   version=past.version if same_version else None)
+
+
+# -- records -----------------------------------------------------------------------------------------
+def list_runs(*, workflow_id: str | None = None, state: str | None = None, version: int | None = None,
+              params: dict[str, Any] | None = None, since: datetime | None = None, until: datetime | None = None,
+              limit: int = 50, offset: int = 0) -> Page:
+    """Run records, newest first; ``params`` keeps runs whose parameters have all these values."""
+    sync_airflow_runs(workflow_id)
     query = select(Run, Workflow.name).join(Workflow, Workflow.id == Run.workflow_id)
     if workflow_id:
         query = query.where(Run.workflow_id == workflow_id)
+    if version is not None:
+        query = query.where(Run.version == version)
+    if since:
+        query = query.where(Run.created_at >= since)
+    if until:
+        query = query.where(Run.created_at < until)
     with transaction() as session:
         rows = list(session.execute(query.order_by(Run.created_at.desc(), Run.id)))
-        records = _refreshed([_record(run, name) for run, name in rows])
+    records = _refreshed([_record(run, name) for run, name in rows])
     if state:
         records = [r for r in records if r.state == state]
+    if params:
+        records = [r for r in records if all(k in r.params and r.params[k] == v for k, v in params.items())]
     return Page(records[offset:offset + limit], len(records), limit, offset)
 
 
@@ -121,42 +166,168 @@ def get_run(run_id: str) -> RunRecord:
                               .where(Run.id == run_id)).first()
         if row is None:
             raise NotFound(f"run {run_id} does not exist")
-        return _refreshed([_record(row[0], row[1])])[0]
+        record = _record(row[0], row[1])
+    return _refreshed([record])[0]
+
+
+def sync_airflow_runs(workflow_id: str | None = None) -> int:
+    """Record the runs Airflow has that the plugin did not start (its trigger dialog, REST API, schedule)."""
+    with transaction() as session:
+        query = select(Workflow.id, Workflow.name)
+        if workflow_id:
+            query = query.where(Workflow.id == workflow_id)
+        names = {name: wid for wid, name in session.execute(query)}
+        known = {(d, r) for d, r in session.execute(select(Run.dag_id, Run.dag_run_id).where(Run.dag_id.in_(names)))}
+    new_runs = [run for run in airflow_dags.dag_runs(list(names)) if (run.dag_id, run.run_id) not in known]
+    if not new_runs:
+        return 0
+    with transaction() as session:
+        for run in new_runs:
+            wid = names[run.dag_id]
+            number = _version_of(wid, run)
+            session.add(Run(workflow_id=wid, version=number, dag_id=run.dag_id, dag_run_id=run.run_id,
+                            params=_params_used(session, wid, number, run.conf), description=run.note or "",
+                            state=run.state, triggered_by=run.user or run.run_type, source=run.run_type,
+                            created_at=run.run_after or run.start_date))
+    return len(new_runs)
+
+
+def _version_of(workflow_id: str, run: airflow_dags.AirflowRun) -> int:
+    """The version the runtime executed for this run: the same rule as ``runtime.pinned_version``."""
+    pin = run.conf.get(PIN_CONF_KEY) if isinstance(run.conf, dict) else None
+    if isinstance(pin, dict) and isinstance(pin.get("version"), int):
+        return pin["version"]
+    number = store.version_in_effect(workflow_id, run.run_after) if run.run_after else None
+    return number or workflows.get_workflow(workflow_id).version
+
+
+def _params_used(session: Session, workflow_id: str, number: int, conf: dict[str, Any]) -> dict[str, Any]:
+    from airflow_mlops.models import WorkflowVersion
+
+    spec = session.scalar(select(WorkflowVersion.spec).where(
+        WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.number == number)) or {}
+    defaults = {k: p.get("default") for k, p in (spec.get("params") or {}).items()}
+    return {**defaults, **user_params(conf or {})}
+
+
+def _refreshed(records: list[RunRecord]) -> list[RunRecord]:
+    """Airflow's current state for each run (one query); metrics are collected and kept once a run finished."""
+    statuses = airflow_dags.run_statuses([(r.dag_id, r.dag_run_id) for r in records])
+    out, finished = [], {}
+    for r in records:
+        status = statuses.get((r.dag_id, r.dag_run_id))
+        if status is not None:
+            r = r.model_copy(update={"state": status.state, "started_at": status.start_date, "ended_at": status.end_date})
+            if r.metrics is None and r.state in FINISHED:
+                r = r.model_copy(update={"metrics": collect_metrics(r.dag_id, r.dag_run_id)})
+                finished[r.id] = r
+        out.append(r)
+    if finished:
+        with transaction() as session:
+            for run in session.scalars(select(Run).where(Run.id.in_(finished))):
+                record = finished[run.id]
+                run.state, run.metrics = record.state, record.metrics
+                run.started_at, run.ended_at = record.started_at, record.ended_at
+    return out
+
+
+def collect_metrics(dag_id: str, run_id: str) -> dict[str, dict[str, float]]:
+    """``{task: {name: value}}`` from every task that returned ``{"metrics": {name: number, ...}}``."""
+    found = {}
+    for task_id, value in airflow_dags.return_values(dag_id, run_id).items():
+        metrics = value.get("metrics") if isinstance(value, dict) else None
+        if isinstance(metrics, dict):
+            numeric = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            if numeric:
+                found[task_id] = numeric
+    return found
 
 
 def compare(run_ids: list[str]) -> dict[str, Any]:
-    """Runs side by side: parameters (with the differing ones named), versions, states, durations, task states."""
+    """Runs side by side: parameters (differing ones named), versions and their diffs, task durations, metrics."""
     if not 2 <= len(run_ids) <= MAX_COMPARE or len(set(run_ids)) != len(run_ids):
         raise InvalidInput([FieldError("query.ids", f"give 2 to {MAX_COMPARE} distinct run ids, comma-separated")])
     runs = [get_run(run_id) for run_id in run_ids]
     names = sorted({k for r in runs for k in r.params})
     params = {name: {r.id: r.params.get(name) for r in runs} for name in names}
     differing = [n for n in names if len({repr(v) for v in params[n].values()}) > 1]
+    base = runs[0]
+    version_diffs = {}
+    for other in runs[1:]:
+        if other.workflow_id == base.workflow_id and other.version != base.version:
+            key = f"v{base.version}->v{other.version}"
+            old = workflows.get_version(base.workflow_id, base.version).spec
+            new = workflows.get_version(other.workflow_id, other.version).spec
+            version_diffs[key] = diff_specs(old, new)
+    metric_names = sorted({f"{task}.{name}" for r in runs for task, values in (r.metrics or {}).items() for name in values})
     return {
         "runs": [r.to_dict() for r in runs],
         "params": params,
         "differing_params": differing,
         "versions": {r.id: r.version for r in runs},
-        "tasks": {r.id: airflow_dags.task_states(r.dag_id, r.dag_run_id) for r in runs},
+        "version_diffs": version_diffs,
+        "tasks": {r.id: airflow_dags.task_timings(r.dag_id, r.dag_run_id) for r in runs},
+        "metrics": {m: {r.id: (r.metrics or {}).get(m.split(".", 1)[0], {}).get(m.split(".", 1)[1]) for r in runs}
+                    for m in metric_names},
     }
-
-
-def _refreshed(records: list[RunRecord]) -> list[RunRecord]:
-    """Replace the stored state with Airflow's current one (one query for all)."""
-    statuses = airflow_dags.run_statuses([(r.dag_id, r.dag_run_id) for r in records])
-    out = []
-    for r in records:
-        status = statuses.get((r.dag_id, r.dag_run_id))
-        if status is not None:
-            r = r.model_copy(update={"state": status.state, "started_at": status.start_date,
-                                     "ended_at": status.end_date})
-        out.append(r)
-    return out
 
 
 def _record(run: Run, workflow_name: str) -> RunRecord:
     return RunRecord(id=run.id, workflow_id=run.workflow_id, workflow_name=workflow_name, version=run.version,
                      dag_id=run.dag_id, dag_run_id=run.dag_run_id, params=run.params, description=run.description,
-                     state=run.state, triggered_by=run.triggered_by, created_at=run.created_at,
-                     started_at=run.started_at, ended_at=run.ended_at)
+                     state=run.state, triggered_by=run.triggered_by, source=run.source or "plugin",
+                     created_at=run.created_at, started_at=run.started_at, ended_at=run.ended_at, metrics=run.metrics)
 
+
+# -- presets -----------------------------------------------------------------------------------------
+def list_presets(workflow_id: str) -> list[dict[str, Any]]:
+    workflows.get_workflow(workflow_id)
+    with transaction() as session:
+        rows = session.scalars(select(ParamPreset).where(ParamPreset.workflow_id == workflow_id).order_by(ParamPreset.name))
+        return [{"name": p.name, "params": p.params, "created_by": p.created_by} for p in rows]
+
+
+def get_preset(workflow_id: str, name: str) -> dict[str, Any]:
+    with transaction() as session:
+        params = session.scalar(select(ParamPreset.params).where(ParamPreset.workflow_id == workflow_id,
+                                                                 ParamPreset.name == name))
+    if params is None:
+        raise InvalidInput([FieldError("preset", f"workflow {workflow_id} has no preset named {name!r}")])
+    return params
+
+
+def save_preset(workflow_id: str, name: Any, params: Any, actor: Actor) -> dict[str, Any]:
+    """Create or replace a named parameter set; it must validate against the workflow's schema."""
+    record = workflows.get_workflow(workflow_id)
+    workflows.check_owner(record.created_by, actor, f"workflow {record.name!r}")
+    errors = []
+    if not isinstance(name, str) or not name.strip() or len(name) > 250:
+        errors.append(FieldError("name", "must be a non-empty string of at most 250 characters"))
+    if not isinstance(params, dict):
+        errors.append(FieldError("params", "must be a JSON object"))
+    else:
+        spec = WorkflowSpec.model_validate(record.spec)
+        errors += [e for e in check_param_values(dict(spec.params), params) if e.message != "required parameter is missing"]
+    if errors:
+        raise InvalidInput(errors)
+    with transaction() as session:
+        preset = session.scalar(select(ParamPreset).where(ParamPreset.workflow_id == workflow_id, ParamPreset.name == name))
+        if preset is None:
+            preset = ParamPreset(workflow_id=workflow_id, name=name, params=params, created_by=actor.name)
+            session.add(preset)
+        else:
+            preset.params = params
+        session.flush()
+        audit.record(session, actor.name, "save_preset", "workflow", workflow_id, record.name, preset=name)
+    return {"name": name, "params": params, "created_by": preset.created_by}
+
+
+def delete_preset(workflow_id: str, name: str, actor: Actor) -> None:
+    record = workflows.get_workflow(workflow_id)
+    workflows.check_owner(record.created_by, actor, f"workflow {record.name!r}")
+    with transaction() as session:
+        preset = session.scalar(select(ParamPreset).where(ParamPreset.workflow_id == workflow_id, ParamPreset.name == name))
+        if preset is None:
+            raise NotFound(f"workflow {workflow_id} has no preset named {name!r}")
+        session.delete(preset)
+        audit.record(session, actor.name, "delete_preset", "workflow", workflow_id, record.name, preset=name)

@@ -88,6 +88,13 @@ OPS = {
                                lambda c: {"workflow_name": unique("inst"), "params": {}}),
     "trigger run": Op("POST", lambda c: f"/jobs/trigger/{c.shared['id']}", (C, RUNS), 201,
                       lambda c: {"params": {"n": 2}, "description": "rbac"}, "workflow"),
+    "rerun": Op("POST", lambda c: f"/jobs/{c.runs[0]}/rerun", (C, RUNS), 201, lambda c: {"params": {"n": 4}},
+                "workflow"),
+    "list presets": Op("GET", lambda c: f"/workflows/{c.shared['id']}/presets", (R, WF), 200),
+    "save preset": Op("POST", lambda c: f"/workflows/{c.fresh_workflow()}/presets", (E, WF), 201,
+                      lambda c: {"name": "fast", "params": {"n": 2}}, "workflow"),
+    "delete preset": Op("DELETE", lambda c: f"/workflows/{c.fresh_preset()}/presets/fast", (E, WF), 204, None,
+                        "workflow"),
     "list runs": Op("GET", lambda c: "/jobs", (R, RUNS), 200),
     "get run": Op("GET", lambda c: f"/jobs/{c.runs[0]}", (R, RUNS), 200),
     "compare runs": Op("GET", lambda c: f"/jobs/compare?ids={c.runs[0]},{c.runs[1]}", (R, RUNS), 200),
@@ -131,6 +138,11 @@ class Context:
 
     def fresh_version(self) -> str:
         return self.owner.ok("GET", f"/workflows/{self.fresh_version_parent()}/versions/1")["id"]
+
+    def fresh_preset(self) -> str:
+        workflow_id = self.fresh_workflow()
+        self.owner.ok("POST", f"/workflows/{workflow_id}/presets", {"name": "fast", "params": {"n": 2}})
+        return workflow_id
 
     def fresh_archived(self) -> str:
         workflow_id = self.fresh_workflow()
