@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from airflow_mlops.api import schemas
+from airflow_mlops.api.auth import require
 from airflow_mlops.provider_info import VERSION
 
 REF = "#/components/schemas/{model}"
@@ -46,10 +47,12 @@ class Api:
         rule = re.sub(r"\{(\w+)\}", lambda m: f"<int:{m.group(1)}>" if m.group(1) == "number" else f"<{m.group(1)}>", path)
 
         def register(view: Callable) -> Callable:
-            self.blueprint.add_url_rule(rule, endpoint=f"{view.__name__}", view_func=view, methods=[method])
+            # The documented permission is the enforced one: the guard is applied here, from the same value.
+            guarded = require(*permission)(view) if permission else view
+            self.blueprint.add_url_rule(rule, endpoint=view.__name__, view_func=guarded, methods=[method])
             self.operations.append(Operation(method, path, summary, tag, permission, body, response, status,
                                              query or [], errors, content, body_content))
-            return view
+            return guarded
 
         return register
 

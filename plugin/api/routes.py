@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from airflow_mlops import security as sec
 from airflow_mlops.api import inputs, schemas
-from airflow_mlops.api.auth import authenticated_caller, require
+from airflow_mlops.api.auth import authenticated_caller
 from airflow_mlops.api.openapi import Api, json_response
 from airflow_mlops.api.problems import ApiError, from_service_error, problem
 from airflow_mlops.services import audit, portable, runs, templates, workflows
@@ -70,7 +70,6 @@ WORKFLOW_FILTERS = [
 
 @api.route("GET", "/workflows", summary="List workflows", tag="workflows", response=schemas.WorkflowPage,
            permission=(sec.READ, sec.RESOURCE_WORKFLOWS), query=WORKFLOW_FILTERS)
-@require(sec.READ, sec.RESOURCE_WORKFLOWS)
 def list_workflows() -> Response:
     limit, offset = inputs.paging()
     sort = inputs.query_choice("sort", "name", {*workflows.SORTABLE, *(f"-{k}" for k in workflows.SORTABLE)})
@@ -93,7 +92,6 @@ def _workflow_document(body: dict[str, Any]) -> tuple[dict[str, Any], bool | Non
 
 @api.route("POST", "/workflows", summary="Create a workflow", tag="workflows", body=schemas.WorkflowIn,
            response=schemas.WorkflowOut, status=201, permission=(sec.CREATE, sec.RESOURCE_WORKFLOWS), errors=(409,))
-@require(sec.CREATE, sec.RESOURCE_WORKFLOWS)
 def create_workflow() -> Response:
     spec, active, _ = _workflow_document(inputs.json_body())
     record = workflows.create_workflow(spec, authenticated_caller().actor(), active=True if active is None else active)
@@ -102,7 +100,6 @@ def create_workflow() -> Response:
 
 @api.route("GET", "/workflows/{workflow_id}", summary="Get a workflow", tag="workflows", response=schemas.WorkflowOut,
            permission=(sec.READ, sec.RESOURCE_WORKFLOWS), errors=(404,))
-@require(sec.READ, sec.RESOURCE_WORKFLOWS)
 def get_workflow(workflow_id: str) -> Response:
     record = workflows.get_workflow(workflow_id)
     return json_response(schemas.WorkflowOut, record.to_dict(), headers=_etag(record))
@@ -111,7 +108,6 @@ def get_workflow(workflow_id: str) -> Response:
 @api.route("PUT", "/workflows/{workflow_id}", summary="Replace a workflow (whole document)", tag="workflows",
            body=schemas.WorkflowIn, response=schemas.WorkflowOut, permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS),
            errors=(404, 409))
-@require(sec.EDIT, sec.RESOURCE_WORKFLOWS)
 def replace_workflow(workflow_id: str) -> Response:
     spec, active, revision = _workflow_document(inputs.json_body())
     record = workflows.update_workflow(workflow_id, spec, authenticated_caller().actor(),
@@ -122,7 +118,6 @@ def replace_workflow(workflow_id: str) -> Response:
 @api.route("PATCH", "/workflows/{workflow_id}", summary="Change some fields of a workflow (JSON merge patch)",
            tag="workflows", body=schemas.WorkflowPatchIn, response=schemas.WorkflowOut,
            permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404, 409))
-@require(sec.EDIT, sec.RESOURCE_WORKFLOWS)
 def patch_workflow(workflow_id: str) -> Response:
     patch, active, revision = _workflow_document(inputs.json_body())
     current = workflows.get_workflow(workflow_id)
@@ -146,7 +141,6 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 @api.route("DELETE", "/workflows/{workflow_id}", summary="Delete (archive) a workflow", tag="workflows",
            response=schemas.WorkflowOut, permission=(sec.DELETE, sec.RESOURCE_WORKFLOWS), errors=(404, 409))
-@require(sec.DELETE, sec.RESOURCE_WORKFLOWS)
 def delete_workflow(workflow_id: str) -> Response:
     record = workflows.delete_workflow(workflow_id, authenticated_caller().actor(),
                                        expected_revision=inputs.expected_revision())
@@ -156,7 +150,6 @@ def delete_workflow(workflow_id: str) -> Response:
 @api.route("POST", "/workflows/{workflow_id}/clone", summary="Clone a workflow under a new name", tag="workflows",
            body=schemas.CloneIn, response=schemas.WorkflowOut, status=201,
            permission=(sec.CREATE, sec.RESOURCE_WORKFLOWS), errors=(404, 409))
-@require(sec.CREATE, sec.RESOURCE_WORKFLOWS)
 def clone_workflow(workflow_id: str) -> Response:
     body = _model(schemas.CloneIn, inputs.json_body())
     record = workflows.clone_workflow(workflow_id, body.name, authenticated_caller().actor())
@@ -165,7 +158,6 @@ def clone_workflow(workflow_id: str) -> Response:
 
 @api.route("POST", "/workflows/{workflow_id}/purge", summary="Remove a deleted (archived) workflow for good (Admin)",
            tag="workflows", status=204, permission=(sec.DELETE, sec.RESOURCE_ALL_WORKFLOWS), errors=(404, 409))
-@require(sec.DELETE, sec.RESOURCE_ALL_WORKFLOWS)
 def purge_workflow(workflow_id: str) -> Response:
     workflows.purge_workflow(workflow_id, authenticated_caller().actor())
     return Response(status=204)
@@ -173,7 +165,6 @@ def purge_workflow(workflow_id: str) -> Response:
 
 @api.route("GET", "/workflows/{workflow_id}/origin-diff", summary="Diff of a clone against the version it was copied from",
            tag="versions", response=schemas.OriginDiffOut, permission=(sec.READ, sec.RESOURCE_WORKFLOWS), errors=(404,))
-@require(sec.READ, sec.RESOURCE_WORKFLOWS)
 def origin_diff(workflow_id: str) -> Response:
     return json_response(schemas.OriginDiffOut, workflows.diff_with_origin(workflow_id))
 
@@ -181,7 +172,6 @@ def origin_diff(workflow_id: str) -> Response:
 # -- versions ----------------------------------------------------------------------------------------
 @api.route("GET", "/workflows/{workflow_id}/versions", summary="List versions, newest first", tag="versions",
            response=schemas.VersionPage, permission=(sec.READ, sec.RESOURCE_WORKFLOWS), query=PAGING, errors=(404,))
-@require(sec.READ, sec.RESOURCE_WORKFLOWS)
 def list_versions(workflow_id: str) -> Response:
     limit, offset = inputs.paging()
     page = workflows.list_versions(workflow_id, limit=limit, offset=offset)
@@ -192,7 +182,6 @@ def list_versions(workflow_id: str) -> Response:
 @api.route("POST", "/workflows/{workflow_id}/versions", summary="Snapshot the current state as a version",
            tag="versions", body=schemas.SnapshotIn, response=schemas.VersionOut, status=201,
            permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404, 409))
-@require(sec.EDIT, sec.RESOURCE_WORKFLOWS)
 def snapshot_version(workflow_id: str) -> Response:
     body = _model(schemas.SnapshotIn, inputs.json_body())
     version = workflows.snapshot_version(workflow_id, authenticated_caller().actor(), body.description)
@@ -201,7 +190,6 @@ def snapshot_version(workflow_id: str) -> Response:
 
 @api.route("GET", "/workflows/{workflow_id}/versions/{number}", summary="Get one version", tag="versions",
            response=schemas.VersionOut, permission=(sec.READ, sec.RESOURCE_WORKFLOWS), errors=(404,))
-@require(sec.READ, sec.RESOURCE_WORKFLOWS)
 def get_version(workflow_id: str, number: int) -> Response:
     if number > inputs.MAX_INT:
         raise ApiError(404, f"workflow {workflow_id} has no version {number}")
@@ -210,7 +198,6 @@ def get_version(workflow_id: str, number: int) -> Response:
 
 @api.route("DELETE", "/workflows/{workflow_id}/versions/{number}", summary="Delete an unused old version (Admin)",
            tag="versions", status=204, permission=(sec.DELETE, sec.RESOURCE_ALL_WORKFLOWS), errors=(404, 409))
-@require(sec.DELETE, sec.RESOURCE_ALL_WORKFLOWS)
 def delete_version(workflow_id: str, number: int) -> Response:
     if number > inputs.MAX_INT:
         raise ApiError(404, f"workflow {workflow_id} has no version {number}")
@@ -224,7 +211,6 @@ def delete_version(workflow_id: str, number: int) -> Response:
                    "schema": {"type": "integer", "minimum": 1, "maximum": inputs.MAX_INT}},
                   {"name": "to", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": inputs.MAX_INT},
                    "description": "default: the current version"}])
-@require(sec.READ, sec.RESOURCE_WORKFLOWS)
 def diff_versions(workflow_id: str) -> Response:
     if "from" not in request.args:
         raise ApiError(400, "query parameter 'from' is required", [FieldError("query.from", "required")])
@@ -236,7 +222,6 @@ def diff_versions(workflow_id: str) -> Response:
 @api.route("POST", "/versions/{version_id}/restore", summary="Restore a version (saved as a new version)",
            tag="versions", response=schemas.WorkflowOut, permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS),
            errors=(404, 409))
-@require(sec.EDIT, sec.RESOURCE_WORKFLOWS)
 def restore_version(version_id: str) -> Response:
     record = workflows.restore_version(version_id, authenticated_caller().actor(),
                                        expected_revision=inputs.expected_revision())
@@ -247,7 +232,6 @@ def restore_version(version_id: str) -> Response:
 @api.route("GET", "/templates", summary="List templates visible to the caller", tag="templates",
            response=schemas.TemplatePage, permission=(sec.READ, sec.RESOURCE_TEMPLATES),
            query=[_q("q"), _q("category", {"type": "string", "enum": list(templates.CATEGORIES)}), *PAGING])
-@require(sec.READ, sec.RESOURCE_TEMPLATES)
 def list_templates() -> Response:
     limit, offset = inputs.paging()
     category = request.args.get("category")
@@ -261,7 +245,6 @@ def list_templates() -> Response:
 
 @api.route("POST", "/templates", summary="Create a template", tag="templates", body=schemas.TemplateIn,
            response=schemas.TemplateOut, status=201, permission=(sec.CREATE, sec.RESOURCE_TEMPLATES), errors=(409,))
-@require(sec.CREATE, sec.RESOURCE_TEMPLATES)
 def create_template() -> Response:
     body = inputs.json_body()
     body.pop("revision", None)
@@ -271,7 +254,6 @@ def create_template() -> Response:
 
 @api.route("GET", "/templates/{template_id}", summary="Get a template", tag="templates", response=schemas.TemplateOut,
            permission=(sec.READ, sec.RESOURCE_TEMPLATES), errors=(404,))
-@require(sec.READ, sec.RESOURCE_TEMPLATES)
 def get_template(template_id: str) -> Response:
     record = templates.get_template(template_id, authenticated_caller().actor())
     return json_response(schemas.TemplateOut, record.to_dict(), headers=_etag(record))
@@ -279,7 +261,6 @@ def get_template(template_id: str) -> Response:
 
 @api.route("PUT", "/templates/{template_id}", summary="Replace a template", tag="templates", body=schemas.TemplateIn,
            response=schemas.TemplateOut, permission=(sec.EDIT, sec.RESOURCE_TEMPLATES), errors=(404, 409))
-@require(sec.EDIT, sec.RESOURCE_TEMPLATES)
 def replace_template(template_id: str) -> Response:
     body = inputs.json_body()
     revision = inputs.expected_revision(body.pop("revision", None))
@@ -289,7 +270,6 @@ def replace_template(template_id: str) -> Response:
 
 @api.route("DELETE", "/templates/{template_id}", summary="Delete a template", tag="templates", status=204,
            permission=(sec.DELETE, sec.RESOURCE_TEMPLATES), errors=(404, 409))
-@require(sec.DELETE, sec.RESOURCE_TEMPLATES)
 def delete_template(template_id: str) -> Response:
     templates.delete_template(template_id, authenticated_caller().actor(), expected_revision=inputs.expected_revision())
     return Response(status=204)
@@ -298,7 +278,6 @@ def delete_template(template_id: str) -> Response:
 @api.route("POST", "/templates/{template_id}/instantiate", summary="Create a workflow from a template",
            tag="templates", body=schemas.InstantiateIn, response=schemas.WorkflowOut, status=201,
            permission=(sec.CREATE, sec.RESOURCE_WORKFLOWS), errors=(404, 409))
-@require(sec.CREATE, sec.RESOURCE_WORKFLOWS)
 def instantiate_template(template_id: str) -> Response:
     body = _model(schemas.InstantiateIn, inputs.json_body())
     record = templates.instantiate(template_id, body.workflow_name, body.params, authenticated_caller().actor())
@@ -307,7 +286,6 @@ def instantiate_template(template_id: str) -> Response:
 
 @api.route("GET", "/templates/{template_id}/workflows", summary="Workflows made from a template", tag="templates",
            response=schemas.InstanceList, permission=(sec.READ, sec.RESOURCE_TEMPLATES), errors=(404,))
-@require(sec.READ, sec.RESOURCE_TEMPLATES)
 def template_instances(template_id: str) -> Response:
     items = templates.instances(template_id, authenticated_caller().actor())
     return json_response(schemas.InstanceList, {"items": items})
@@ -316,7 +294,6 @@ def template_instances(template_id: str) -> Response:
 @api.route("POST", "/workflows/{workflow_id}/save-as-template", summary="Save a workflow as a template",
            tag="templates", body=schemas.SaveAsTemplateIn, response=schemas.TemplateOut, status=201,
            permission=(sec.CREATE, sec.RESOURCE_TEMPLATES), errors=(404, 409))
-@require(sec.CREATE, sec.RESOURCE_TEMPLATES)
 def save_as_template(workflow_id: str) -> Response:
     body = _model(schemas.SaveAsTemplateIn, inputs.json_body())
     record = templates.save_as_template(workflow_id, body.model_dump(exclude_unset=True), authenticated_caller().actor())
@@ -339,7 +316,6 @@ def _file_response(document: dict[str, Any], name: str) -> Response:
 
 @api.route("GET", "/workflows/{workflow_id}/export", summary="Export a workflow as JSON or YAML", tag="files",
            permission=(sec.READ, sec.RESOURCE_WORKFLOWS), query=EXPORT_FORMAT, errors=(404,), content=EXPORT_CONTENT)
-@require(sec.READ, sec.RESOURCE_WORKFLOWS)
 def export_workflow(workflow_id: str) -> Response:
     document = portable.export_workflow(workflow_id)
     return _file_response(document, document["spec"].get("name", workflow_id))
@@ -347,7 +323,6 @@ def export_workflow(workflow_id: str) -> Response:
 
 @api.route("GET", "/templates/{template_id}/export", summary="Export a template as JSON or YAML", tag="files",
            permission=(sec.READ, sec.RESOURCE_TEMPLATES), query=EXPORT_FORMAT, errors=(404,), content=EXPORT_CONTENT)
-@require(sec.READ, sec.RESOURCE_TEMPLATES)
 def export_template(template_id: str) -> Response:
     document = portable.export_template(template_id, authenticated_caller().actor())
     return _file_response(document, template_id)
@@ -374,7 +349,6 @@ def import_file() -> Response:
 @api.route("POST", "/jobs/trigger/{workflow_id}", summary="Trigger a run with parameters and a description",
            tag="runs", body=schemas.TriggerIn, response=schemas.RunOut, status=201,
            permission=(sec.CREATE, sec.RESOURCE_RUNS), errors=(404, 409))
-@require(sec.CREATE, sec.RESOURCE_RUNS)
 def trigger_run(workflow_id: str) -> Response:
     body = _model(schemas.TriggerIn, inputs.json_body())
     record = runs.trigger(workflow_id, body.params, body.description, authenticated_caller().actor(),
@@ -385,7 +359,6 @@ def trigger_run(workflow_id: str) -> Response:
 @api.route("POST", "/jobs/{run_id}/rerun", summary="Trigger again with a past run's parameters (optionally edited)",
            tag="runs", body=schemas.RerunIn, response=schemas.RunOut, status=201,
            permission=(sec.CREATE, sec.RESOURCE_RUNS), errors=(404, 409))
-@require(sec.CREATE, sec.RESOURCE_RUNS)
 def rerun(run_id: str) -> Response:
     body = _model(schemas.RerunIn, inputs.json_body())
     record = runs.rerun(run_id, body.params, body.description, authenticated_caller().actor(),
@@ -395,7 +368,6 @@ def rerun(run_id: str) -> Response:
 
 @api.route("GET", "/workflows/{workflow_id}/presets", summary="Parameter presets of a workflow", tag="runs",
            response=schemas.PresetList, permission=(sec.READ, sec.RESOURCE_WORKFLOWS), errors=(404,))
-@require(sec.READ, sec.RESOURCE_WORKFLOWS)
 def list_presets(workflow_id: str) -> Response:
     return json_response(schemas.PresetList, {"items": runs.list_presets(workflow_id)})
 
@@ -403,7 +375,6 @@ def list_presets(workflow_id: str) -> Response:
 @api.route("POST", "/workflows/{workflow_id}/presets", summary="Save (create or replace) a parameter preset",
            tag="runs", body=schemas.PresetIn, response=schemas.PresetOut, status=201,
            permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404,))
-@require(sec.EDIT, sec.RESOURCE_WORKFLOWS)
 def save_preset(workflow_id: str) -> Response:
     body = _model(schemas.PresetIn, inputs.json_body())
     return json_response(schemas.PresetOut, runs.save_preset(workflow_id, body.name, body.params,
@@ -412,7 +383,6 @@ def save_preset(workflow_id: str) -> Response:
 
 @api.route("DELETE", "/workflows/{workflow_id}/presets/{preset_name}", summary="Delete a parameter preset",
            tag="runs", status=204, permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404,))
-@require(sec.EDIT, sec.RESOURCE_WORKFLOWS)
 def delete_preset(workflow_id: str, preset_name: str) -> Response:
     runs.delete_preset(workflow_id, preset_name, authenticated_caller().actor())
     return Response(status=204)
@@ -427,7 +397,6 @@ def delete_preset(workflow_id: str, preset_name: str) -> Response:
                    "schema": {"type": "object", "additionalProperties": {"type": "string"}},
                    "description": "params.<name>=<value>: runs whose parameter has this value (JSON or text)"},
                   *PAGING])
-@require(sec.READ, sec.RESOURCE_RUNS)
 def list_runs() -> Response:
     limit, offset = inputs.paging()
     version = inputs.query_int("version", 0, minimum=1) if "version" in request.args else None
@@ -442,7 +411,6 @@ def list_runs() -> Response:
            permission=(sec.READ, sec.RESOURCE_RUNS), errors=(404,),
            query=[{"name": "ids", "in": "query", "required": True, "schema": {"type": "string"},
                    "description": "comma-separated run ids"}])
-@require(sec.READ, sec.RESOURCE_RUNS)
 def compare_runs() -> Response:
     ids = [i for i in request.args.get("ids", "").split(",") if i]
     return json_response(schemas.CompareOut, runs.compare(ids))
@@ -450,7 +418,6 @@ def compare_runs() -> Response:
 
 @api.route("GET", "/jobs/{run_id}", summary="Get a run", tag="runs", response=schemas.RunOut,
            permission=(sec.READ, sec.RESOURCE_RUNS), errors=(404,))
-@require(sec.READ, sec.RESOURCE_RUNS)
 def get_run(run_id: str) -> Response:
     return json_response(schemas.RunOut, runs.get_run(run_id).to_dict())
 
@@ -461,7 +428,6 @@ def get_run(run_id: str) -> Response:
            query=[_q("actor"), _q("object_type"), _q("object_id"), _q("action"),
                   _q("since", {"type": "string", "format": "date-time"}),
                   _q("until", {"type": "string", "format": "date-time"}), *PAGING])
-@require(sec.READ, sec.RESOURCE_AUDIT)
 def list_audit() -> Response:
     limit, offset = inputs.paging()
     items, total = audit.list_events(
