@@ -123,14 +123,22 @@ def run_statuses(keys: list[tuple[str, str]]) -> dict[tuple[str, str], RunStatus
         return {(r.dag_id, r.run_id): RunStatus(str(r.state), r.start_date, r.end_date) for r in rows}
 
 
-def task_states(dag_id: str, run_id: str) -> dict[str, str | None]:
+def task_states(keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, str | None]]:
+    """Per run, the state of each task (a mapped task: its last instance's), for many runs in one query."""
+    if not keys:
+        return {}
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
+    from sqlalchemy import tuple_
 
+    out: dict[tuple[str, str], dict[str, str | None]] = {key: {} for key in keys}
     with create_session() as session:
-        rows = session.execute(select(TaskInstance.task_id, TaskInstance.state)
-                               .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id))
-        return {r.task_id: (str(r.state) if r.state else None) for r in rows}
+        rows = session.execute(select(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.task_id, TaskInstance.state)
+                               .where(tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(keys))
+                               .order_by(TaskInstance.map_index))
+        for r in rows:
+            out[(r.dag_id, r.run_id)][r.task_id] = str(r.state) if r.state else None
+    return out
 
 
 def log_events(events: list[dict[str, Any]]) -> None:

@@ -54,6 +54,7 @@ class RunRecord(BaseModel):
     started_at: datetime | None
     ended_at: datetime | None
     metrics: dict[str, dict[str, float]] | None
+    tasks: dict[str, str | None] = {}  # task -> state, from Airflow
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -212,10 +213,12 @@ def _params_used(session: Session, workflow_id: str, number: int, conf: dict[str
 
 def _refreshed(records: list[RunRecord]) -> list[RunRecord]:
     """Airflow's current state for each run (one query); metrics are collected and kept once a run finished."""
-    statuses = airflow_dags.run_statuses([(r.dag_id, r.dag_run_id) for r in records])
+    keys = [(r.dag_id, r.dag_run_id) for r in records]
+    statuses, tasks = airflow_dags.run_statuses(keys), airflow_dags.task_states(keys)
     out, finished = [], {}
     for r in records:
         status = statuses.get((r.dag_id, r.dag_run_id))
+        r = r.model_copy(update={"tasks": tasks.get((r.dag_id, r.dag_run_id), {})})
         if status is not None:
             r = r.model_copy(update={"state": status.state, "started_at": status.start_date, "ended_at": status.end_date})
             if r.metrics is None and r.state in FINISHED:

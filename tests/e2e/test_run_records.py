@@ -38,6 +38,7 @@ def test_runs_from_airflow_itself_are_recorded_with_params_and_version(e2e, admi
     assert record["dag_run_id"] == run_id and record["version"] == 1 and record["source"] == "manual"
     assert record["params"] == {"lr": 0.3, "epochs": 3} and record["triggered_by"] == "admin"
     assert record["state"] == "success" and record["metrics"] == {"train": {"score": 0.7, "epochs": 3.0}}
+    assert record["tasks"] == {"prep": "success", "train": "success"}
     assert record["airflow_url"] == f"/dags/{name}/runs/{run_id.replace(':', '%3A').replace('+', '%2B')}"
 
 

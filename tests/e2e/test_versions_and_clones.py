@@ -63,6 +63,9 @@ def test_clone_runs_independently_of_its_origin(e2e, admin):
     assert e2e.api.get(f"/api/v2/dags/{clone_name}")["is_paused"] is True
     wait_for_doc(e2e, clone_name, "version 2")
     e2e.api.wait_dag(origin_name)
+    paused = admin.call("POST", f"/jobs/trigger/{clone['id']}", {"params": {}})
+    assert paused.status_code == 409 and "unpause" in paused.json()["detail"]
+    assert e2e.api.get(f"/api/v2/dags/{clone_name}/dagRuns")["total_entries"] == 0
     assert run_and_read(e2e, admin, clone["id"], clone_name, unpause=True) == "clone"
     assert run_and_read(e2e, admin, origin["id"], origin_name) == "origin"
     admin.ok("PUT", f"/workflows/{origin['id']}", spec(origin_name, "origin v2"))
