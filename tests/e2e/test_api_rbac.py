@@ -229,8 +229,16 @@ def test_generated_dag_carries_access_control(e2e, matrix_clients):
     name = unique("acl")
     owner.ok("POST", "/workflows", simple_workflow(name))
     e2e.api.wait_dag(name)
-    viewer_roles = e2e.api.get("/auth/fab/v1/roles/Viewer")
-    assert ("can_read", f"DAG:{name}") in {(a["action"]["name"], a["resource"]["name"]) for a in viewer_roles["actions"]}
+    deadline = time.monotonic() + 30  # the dag-processor syncs DAG permissions as it serializes the DAG
+    while True:
+        viewer_role = e2e.api.get("/auth/fab/v1/roles/Viewer")
+        granted_now = {(a["action"]["name"], a["resource"]["name"]) for a in viewer_role["actions"]}
+        if ("can_read", f"DAG:{name}") in granted_now:
+            break
+        assert time.monotonic() < deadline, f"Viewer never got can_read on DAG:{name}"
+        time.sleep(0.5)
+    user_role = e2e.api.get("/auth/fab/v1/roles/User")
+    assert ("can_create", f"DAG Run:{name}") in {(a["action"]["name"], a["resource"]["name"]) for a in user_role["actions"]}
 
 
 def test_mlops_page_shares_the_login_escapes_text_and_checks_permission(e2e, matrix_clients):
