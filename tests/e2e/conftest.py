@@ -53,6 +53,15 @@ class E2EStack:
             raise AssertionError(f"{cmd} -> {result.returncode}\n{result.stdout}\n{result.stderr}")
         return json.loads(result.stdout) if result.stdout.strip() else None
 
+    def workflow_ids(self) -> set[str]:
+        return {w["id"] for w in self.mlops("list")}
+
+    def archive_workflows_except(self, keep: set[str]) -> None:
+        """Leave the shared stack as a module found it: archived workflows leave the DAG file, so later
+        modules do not pay for hundreds of DAGs in every parse (SQLite write locks grow with them)."""
+        for workflow_id in self.workflow_ids() - keep:
+            self.mlops("delete", workflow_id, check=False)
+
     def dag_processor_log(self) -> str:
         files = sorted((self.stack.home / "logs" / "dag_processor").rglob("mlops_workflows.py.log"))
         return "".join(f.read_text(errors="replace") for f in files)
@@ -184,3 +193,4 @@ def e2e(request, tmp_path_factory) -> Iterator[E2EStack]:
         yield e2e_stack
     finally:
         stack.stop()
+

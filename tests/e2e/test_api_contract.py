@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,8 +19,10 @@ FUZZ_EXAMPLES = 12  # per operation and generation mode: bounded so CI stays fas
 
 
 @pytest.fixture(scope="module")
-def admin(e2e) -> Client:
-    return Client(e2e.stack.base_url, "admin", "admin-pass-e2e", "bearer")
+def admin(e2e) -> Iterator[Client]:
+    before = e2e.workflow_ids()
+    yield Client(e2e.stack.base_url, "admin", "admin-pass-e2e", "bearer")
+    e2e.archive_workflows_except(before)
 
 
 def plugin_db_counts(e2e) -> dict[str, int]:

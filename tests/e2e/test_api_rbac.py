@@ -9,6 +9,7 @@ write without the CSRF token -> 403; otherwise the success status.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -171,7 +172,8 @@ def expected(op: Op, username: str, channel: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def matrix_clients(e2e) -> dict[tuple[str, str], Client]:
+def matrix_clients(e2e) -> Iterator[dict[tuple[str, str], Client]]:
+    before = e2e.workflow_ids()
     admin_headers = dict(e2e.api.session.headers)
     ensure_users(e2e.stack.base_url, admin_headers)
     passwords = {name: pw for name, (pw, _) in USERS.items()}
@@ -183,7 +185,8 @@ def matrix_clients(e2e) -> dict[tuple[str, str], Client]:
                 clients[(username, channel)] = Client(e2e.stack.base_url, None, None, "anonymous")
             else:
                 clients[(username, channel)] = Client(e2e.stack.base_url, username, passwords[username], channel)
-    return clients
+    yield clients
+    e2e.archive_workflows_except(before)
 
 
 def test_rbac_matrix(e2e, matrix_clients):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from api_client import Client, unique
 
@@ -19,8 +21,10 @@ def experiment(name: str, code: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def admin(e2e) -> Client:
-    return Client(e2e.stack.base_url, "admin", "admin-pass-e2e", "bearer")
+def admin(e2e) -> Iterator[Client]:
+    before = e2e.workflow_ids()
+    yield Client(e2e.stack.base_url, "admin", "admin-pass-e2e", "bearer")
+    e2e.archive_workflows_except(before)
 
 
 def finished(e2e, admin, run: dict) -> dict:

@@ -4,6 +4,7 @@ artifacts (registered models with metrics, predictions, datasets) under the arti
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from api_client import Client, unique
@@ -12,8 +13,10 @@ pytestmark = pytest.mark.parametrize("e2e", ["sqlite"], indirect=True)
 
 
 @pytest.fixture(scope="module")
-def admin(e2e) -> Client:
-    return Client(e2e.stack.base_url, "admin", "admin-pass-e2e", "bearer")
+def admin(e2e) -> Iterator[Client]:
+    before = e2e.workflow_ids()
+    yield Client(e2e.stack.base_url, "admin", "admin-pass-e2e", "bearer")
+    e2e.archive_workflows_except(before)
 
 
 @pytest.fixture(scope="module")

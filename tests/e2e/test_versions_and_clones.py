@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 from api_client import Client, unique
@@ -15,8 +16,10 @@ def spec(name: str, label: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def admin(e2e) -> Client:
-    return Client(e2e.stack.base_url, "admin", "admin-pass-e2e", "bearer")
+def admin(e2e) -> Iterator[Client]:
+    before = e2e.workflow_ids()
+    yield Client(e2e.stack.base_url, "admin", "admin-pass-e2e", "bearer")
+    e2e.archive_workflows_except(before)
 
 
 def wait_for_doc(e2e, dag_id: str, text: str, timeout: float = 30) -> None:
