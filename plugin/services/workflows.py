@@ -27,7 +27,7 @@ from airflow_mlops.services import airflow_dags, audit
 from airflow_mlops.services.actors import Actor
 from airflow_mlops.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from airflow_mlops_dag_factory.errors import FieldError
-from airflow_mlops_dag_factory.spec import WorkflowSpec
+from airflow_mlops_dag_factory.spec import WorkflowSpec, parse_spec
 from airflow_mlops_dag_factory.validate import validate_document
 
 OBJECT_TYPE = "workflow"
@@ -471,6 +471,9 @@ def _version_record(version: WorkflowVersion) -> VersionRecord:
 def _record(session: Session, workflow: Workflow) -> WorkflowRecord:
     spec = _current_spec(session, workflow)
     _, errors = validate_document(spec)
+    if errors:  # still listable: show what parses (with defaults filled in), else an empty skeleton
+        parsed, _ = parse_spec(spec)
+        spec = parsed.to_dict() if parsed else WorkflowSpec(name=workflow.name).to_dict()
     return WorkflowRecord(
         id=workflow.id, name=workflow.name, active=workflow.active, revision=workflow.revision,
         version=workflow.current_version, spec=spec, created_by=workflow.created_by, created_at=workflow.created_at,

@@ -248,3 +248,22 @@ def test_audit_events_are_mirrored_to_airflows_log(plugin_db):
     with create_session() as session:
         rows = session.scalars(select(Log).where(Log.event == "mlops.workflow.create", Log.dag_id == "mirrored_wf")).all()
     assert [r.owner for r in rows if record.id in r.extra] == ["alice"]  # the Airflow DB is shared by both backends
+
+
+def test_an_invalid_stored_workflow_is_still_listed_with_its_errors(plugin_db):
+    with Session(writer_engine()) as session, session.begin():
+        broken = Workflow(name="broken_row", owner="x", created_by="sql", updated_by="sql", current_version=1)
+        untyped = Workflow(name="untyped_row", owner="x", created_by="sql", updated_by="sql", current_version=1)
+        session.add_all([broken, untyped])
+        session.flush()
+        session.add(WorkflowVersion(workflow_id=broken.id, number=1, spec_hash="-", created_by="sql", spec={
+            "name": "broken_row", "tasks": [{"name": "a", "code": "1", "depends_on": ["a"]}]}))
+        session.add(WorkflowVersion(workflow_id=untyped.id, number=1, spec_hash="-", created_by="sql",
+                                    spec={"name": "untyped_row", "tasks": "not a list"}))
+    listed = {w.name: w for w in workflows.list_workflows().items}
+    assert listed["broken_row"].spec["tasks"][0]["name"] == "a" and listed["broken_row"].errors
+    assert listed["untyped_row"].spec["tasks"] == [] and listed["untyped_row"].errors[0].path == "tasks"
+    from airflow_mlops.api.schemas import WorkflowOut
+
+    for record in listed.values():  # what the API serialises must fit its documented model
+        WorkflowOut.model_validate(record.to_dict())
