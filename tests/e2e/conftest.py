@@ -54,13 +54,15 @@ class E2EStack:
         return json.loads(result.stdout) if result.stdout.strip() else None
 
     def workflow_ids(self) -> set[str]:
-        return {w["id"] for w in self.mlops("list")}
+        resp = self.api.request("GET", "/pluginsv2/mlops/api/v1/workflows?limit=500")
+        resp.raise_for_status()
+        return {w["id"] for w in resp.json()["items"]}
 
     def archive_workflows_except(self, keep: set[str]) -> None:
         """Leave the shared stack as a module found it: archived workflows leave the DAG file, so later
         modules do not pay for hundreds of DAGs in every parse (SQLite write locks grow with them)."""
         for workflow_id in self.workflow_ids() - keep:
-            self.mlops("delete", workflow_id, check=False)
+            self.api.request("DELETE", f"/pluginsv2/mlops/api/v1/workflows/{workflow_id}")
 
     def dag_processor_log(self) -> str:
         files = sorted((self.stack.home / "logs" / "dag_processor").rglob("mlops_workflows.py.log"))
