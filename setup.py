@@ -64,6 +64,8 @@ setup(
             "pytest-timeout>=2",
             "requests>=2.31",
             "schemathesis>=4.32,<5",
+            # Drives Debian's Chromium (/usr/bin/chromium); its own browser download is never used.
+            "playwright>=1.50",
             "apache-airflow-providers-postgres",
             "psycopg[binary]>=3.2",
         ],

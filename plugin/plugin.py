@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from airflow_mlops.api.routes import blueprint
-from airflow_mlops.views.workflows import WorkflowsView
+from airflow_mlops.views.pages import MLOpsPagesView
 
 
 @blueprint.record_once
@@ -23,7 +23,12 @@ def _exempt_from_global_csrf(_state) -> None:
 class MLOpsPlugin(AirflowPlugin):
     name = "mlops"
     flask_blueprints = [blueprint]
-    appbuilder_views = [{"view": WorkflowsView()}]  # no "name": no extra "Legacy Views" nav entry
-    # The entry in Airflow's own navigation (Plugins -> MLOps -> Workflows), shown as an iframe page.
-    external_views = [{"name": "Workflows", "href": "/pluginsv2/mlops/", "category": "MLOps",
-                       "url_route": "mlops-workflows", "destination": "nav"}]
+    appbuilder_views = [{"view": MLOpsPagesView()}]  # no "name": no extra "Legacy Views" nav entry
+    # Entries in Airflow's own navigation (Plugins -> MLOps -> ...), each shown as an iframe page; the pages
+    # link to each other (editor, versions, audit log) inside that iframe.
+    external_views = [
+        {"name": name, "href": f"/pluginsv2/mlops/{path}", "category": "MLOps", "url_route": f"mlops-{route}",
+         "destination": "nav"}
+        for name, path, route in (("Workflows", "", "workflows"), ("Templates", "templates", "templates"),
+                                  ("Runs", "runs", "runs"))
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, Response, request
 from flask_wtf.csrf import generate_csrf
@@ -20,11 +20,13 @@ from airflow_mlops.services import audit, portable, runs, templates, workflows
 from airflow_mlops.services.errors import ServiceError
 from airflow_mlops_dag_factory.errors import FieldError
 from airflow_mlops_dag_factory.spec import field_errors
+from airflow_mlops_dag_factory.validate import validate_document
 
 log = logging.getLogger(__name__)
 URL_PREFIX = "/mlops/api/v1"
 blueprint = Blueprint("mlops_api", __name__, url_prefix=URL_PREFIX)
 api = Api(blueprint)
+MAX_MESSAGE = 1000  # version messages
 
 PAGING = [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": inputs.MAX_LIMIT}},
           {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": inputs.MAX_INT}}]
@@ -63,6 +65,8 @@ def _etag(record: workflows.WorkflowRecord | templates.TemplateRecord) -> dict[s
 WORKFLOW_FILTERS = [
     _q("q", description="text in name or description"), _q("tag"), _q("owner"), _q("template_id"),
     _q("active", {"type": "boolean"}), _q("include_archived", {"type": "boolean"}),
+    _q("last_run_state", {"type": "string", "enum": list(workflows.LAST_RUN_STATES)},
+       "state of the newest Airflow run; 'none': never ran"),
     _q("sort", {"type": "string", "enum": sorted([*workflows.SORTABLE, *(f"-{k}" for k in workflows.SORTABLE)])}),
     *PAGING,
 ]
@@ -73,7 +77,10 @@ WORKFLOW_FILTERS = [
 def list_workflows() -> Response:
     limit, offset = inputs.paging()
     sort = inputs.query_choice("sort", "name", {*workflows.SORTABLE, *(f"-{k}" for k in workflows.SORTABLE)})
-    page = workflows.list_workflows(
+    last_run_state = request.args.get("last_run_state")
+    if last_run_state is not None:
+        inputs.query_choice("last_run_state", last_run_state, set(workflows.LAST_RUN_STATES))
+    page = workflows.list_workflows(last_run_state=last_run_state,
         q=request.args.get("q"), tag=request.args.get("tag"), owner=request.args.get("owner"),
         template_id=request.args.get("template_id"), active=inputs.query_bool("active"),
         include_archived=bool(inputs.query_bool("include_archived")), sort=sort, limit=limit, offset=offset)
@@ -81,20 +88,41 @@ def list_workflows() -> Response:
                                                 "limit": page.limit, "offset": page.offset})
 
 
-def _workflow_document(body: dict[str, Any]) -> tuple[dict[str, Any], bool | None, Any]:
-    """Split a client document into the spec, ``active`` and ``revision``; read-only fields are dropped."""
-    active = body.get("active")
+class _Document(NamedTuple):
+    spec: dict[str, Any]
+    active: bool | None
+    revision: Any
+    message: str
+
+
+def _workflow_document(body: dict[str, Any]) -> _Document:
+    """Split a client document into the spec, ``active``, ``revision`` and the version message; read-only
+    fields are dropped."""
+    active, message = body.get("active"), body.get("message")
     if active is not None and not isinstance(active, bool):
         raise ApiError(400, "invalid field", [FieldError("active", "must be true or false")])
-    spec = {k: v for k, v in body.items() if k not in schemas.READ_ONLY_WORKFLOW_FIELDS | {"active", "revision"}}
-    return spec, active, body.get("revision")
+    if message is not None and (not isinstance(message, str) or len(message) > MAX_MESSAGE):
+        raise ApiError(400, "invalid field", [FieldError("message", f"must be text of at most {MAX_MESSAGE} characters")])
+    spec = {k: v for k, v in body.items()
+            if k not in schemas.READ_ONLY_WORKFLOW_FIELDS | {"active", "revision", "message"}}
+    return _Document(spec, active, body.get("revision"), message or "")
+
+
+@api.route("POST", "/validate", summary="Check a workflow document without saving it", tag="workflows",
+           body=schemas.AnyDocument, response=schemas.ValidationOut, permission=(sec.READ, sec.RESOURCE_WORKFLOWS))
+def validate_workflow() -> Response:
+    """What a save would refuse, field by field (the editor calls this as the user types); nothing runs."""
+    doc = _workflow_document(inputs.json_body())
+    _, errors = validate_document(doc.spec)
+    return json_response(schemas.ValidationOut, {"valid": not errors, "errors": [e.to_dict() for e in errors]})
 
 
 @api.route("POST", "/workflows", summary="Create a workflow", tag="workflows", body=schemas.WorkflowIn,
            response=schemas.WorkflowOut, status=201, permission=(sec.CREATE, sec.RESOURCE_WORKFLOWS), errors=(409,))
 def create_workflow() -> Response:
-    spec, active, _ = _workflow_document(inputs.json_body())
-    record = workflows.create_workflow(spec, authenticated_caller().actor(), active=True if active is None else active)
+    doc = _workflow_document(inputs.json_body())
+    record = workflows.create_workflow(doc.spec, authenticated_caller().actor(),
+                                       active=True if doc.active is None else doc.active, message=doc.message)
     return json_response(schemas.WorkflowOut, record.to_dict(), 201, _etag(record))
 
 
@@ -109,9 +137,10 @@ def get_workflow(workflow_id: str) -> Response:
            body=schemas.WorkflowIn, response=schemas.WorkflowOut, permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS),
            errors=(404, 409))
 def replace_workflow(workflow_id: str) -> Response:
-    spec, active, revision = _workflow_document(inputs.json_body())
-    record = workflows.update_workflow(workflow_id, spec, authenticated_caller().actor(),
-                                       expected_revision=inputs.expected_revision(revision), active=active)
+    doc = _workflow_document(inputs.json_body())
+    record = workflows.update_workflow(workflow_id, doc.spec, authenticated_caller().actor(),
+                                       expected_revision=inputs.expected_revision(doc.revision), active=doc.active,
+                                       message=doc.message)
     return json_response(schemas.WorkflowOut, record.to_dict(), headers=_etag(record))
 
 
@@ -119,10 +148,11 @@ def replace_workflow(workflow_id: str) -> Response:
            tag="workflows", body=schemas.WorkflowPatchIn, response=schemas.WorkflowOut,
            permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404, 409))
 def patch_workflow(workflow_id: str) -> Response:
-    patch, active, revision = _workflow_document(inputs.json_body())
+    doc = _workflow_document(inputs.json_body())
     current = workflows.get_workflow(workflow_id)
-    record = workflows.update_workflow(workflow_id, merge_patch(current.spec, patch), authenticated_caller().actor(),
-                                       expected_revision=inputs.expected_revision(revision), active=active)
+    record = workflows.update_workflow(workflow_id, merge_patch(current.spec, doc.spec), authenticated_caller().actor(),
+                                       expected_revision=inputs.expected_revision(doc.revision), active=doc.active,
+                                       message=doc.message)
     return json_response(schemas.WorkflowOut, record.to_dict(), headers=_etag(record))
 
 

@@ -33,12 +33,30 @@ class WorkflowIn(WorkflowSpec):
 
     active: bool | None = None
     revision: int | None = None
+    message: str | None = Field(None, max_length=1000, description="version message, kept with the new version")
 
 
 READ_ONLY_WORKFLOW_FIELDS = frozenset({
     "id", "version", "created_by", "created_at", "updated_by", "updated_at", "archived_at", "template_id",
     "template_revision", "origin_workflow_id", "origin_version", "valid", "errors",
 })
+
+
+class ValidationOut(_Out):
+    valid: bool
+    errors: list[FieldErrorOut]
+
+
+class AnyDocument(BaseModel):
+    """Any JSON object: validation reports what is wrong with it instead of refusing it."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class LastRunOut(_Out):
+    run_id: str
+    state: str
+    run_after: str | None
 
 
 class WorkflowOut(_Out):
@@ -68,6 +86,7 @@ class WorkflowOut(_Out):
     origin_version: int | None
     valid: bool
     errors: list[FieldErrorOut]
+    last_run: LastRunOut | None = None
 
 
 class _PageOut(_Out):

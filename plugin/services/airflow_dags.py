@@ -123,6 +123,31 @@ def run_statuses(keys: list[tuple[str, str]]) -> dict[tuple[str, str], RunStatus
         return {(r.dag_id, r.run_id): RunStatus(str(r.state), r.start_date, r.end_date) for r in rows}
 
 
+@dataclass(frozen=True)
+class LastRun:
+    run_id: str
+    state: str
+    run_after: datetime | None
+
+
+def latest_runs(dag_ids: list[str]) -> dict[str, LastRun]:
+    """The newest run of each DAG (by ``run_after``), for many DAGs in one query."""
+    if not dag_ids:
+        return {}
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import func
+
+    newest = (select(DagRun.dag_id, func.max(DagRun.run_after).label("run_after"))
+              .where(DagRun.dag_id.in_(dag_ids)).group_by(DagRun.dag_id).subquery())
+    with create_session() as session:
+        rows = session.execute(
+            select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.run_after)
+            .join(newest, (DagRun.dag_id == newest.c.dag_id) & (DagRun.run_after == newest.c.run_after))
+            .order_by(DagRun.id))
+        return {r.dag_id: LastRun(r.run_id, str(r.state), r.run_after) for r in rows}
+
+
 def task_states(keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, str | None]]:
     """Per run, the state of each task (a mapped task: its last instance's), for many runs in one query."""
     if not keys:

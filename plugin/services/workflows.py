@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from airflow_mlops_dag_factory.spec import WorkflowSpec, parse_spec
 from airflow_mlops_dag_factory.validate import validate_document
 
 OBJECT_TYPE = "workflow"
+LAST_RUN_STATES = ("none", "queued", "running", "success", "failed")
 SORTABLE = {"name": Workflow.name, "created_at": Workflow.created_at, "updated_at": Workflow.updated_at}
 
 
@@ -54,6 +55,7 @@ class WorkflowRecord:
     origin_workflow_id: str | None
     origin_version: int | None
     errors: list[FieldError] = field(default_factory=list)
+    last_run: dict[str, Any] | None = None  # the newest Airflow run, filled in for listings
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,7 +66,7 @@ class WorkflowRecord:
             "archived_at": self.archived_at.isoformat() if self.archived_at else None,
             "template_id": self.template_id, "template_revision": self.template_revision,
             "origin_workflow_id": self.origin_workflow_id, "origin_version": self.origin_version,
-            "valid": not self.errors, "errors": [e.to_dict() for e in self.errors],
+            "valid": not self.errors, "errors": [e.to_dict() for e in self.errors], "last_run": self.last_run,
         }
 
 
@@ -145,10 +147,11 @@ def get_workflow(workflow_id: str) -> WorkflowRecord:
 
 def list_workflows(
     *, q: str | None = None, tag: str | None = None, owner: str | None = None, template_id: str | None = None,
-    active: bool | None = None, include_archived: bool = False, sort: str = "name", limit: int = 50,
-    offset: int = 0,
+    active: bool | None = None, include_archived: bool = False, last_run_state: str | None = None,
+    sort: str = "name", limit: int = 50, offset: int = 0,
 ) -> Page:
-    """Filtered, sorted page of workflows; ``sort`` is a field name, ``-`` first for descending."""
+    """Filtered, sorted page of workflows, each with its newest Airflow run; ``sort`` is a field name, ``-``
+    first for descending; ``last_run_state`` is an Airflow run state or ``none`` (never ran)."""
     query = select(Workflow)
     if not include_archived:
         query = query.where(Workflow.archived_at.is_(None))
@@ -167,7 +170,18 @@ def list_workflows(
         rows = list(session.scalars(query))
         if tag:  # tags are a JSON list: filtered here, portable across backends
             rows = [w for w in rows if tag in (w.tags or [])]
-        return Page([_record(session, w) for w in rows[offset:offset + limit]], len(rows), limit, offset)
+        last = airflow_dags.latest_runs([w.name for w in rows]) if rows else {}
+        if last_run_state:
+            rows = [w for w in rows if (last[w.name].state if w.name in last else "none") == last_run_state]
+        page = [_record(session, w) for w in rows[offset:offset + limit]]
+    return Page([_with_last_run(r, last.get(r.name)) for r in page], len(rows), limit, offset)
+
+
+def _with_last_run(record: WorkflowRecord, run: airflow_dags.LastRun | None) -> WorkflowRecord:
+    if run is None:
+        return record
+    return replace(record, last_run={"run_id": run.run_id, "state": run.state,
+                                     "run_after": run.run_after.isoformat() if run.run_after else None})
 
 
 def list_versions(workflow_id: str, *, limit: int = 50, offset: int = 0) -> Page:

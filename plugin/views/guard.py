@@ -24,9 +24,10 @@ def page_guard(action: str, resource: str) -> Callable:
             if caller is None:
                 return redirect(get_auth_manager().get_url_login(next_url=request.url))
             if not caller.may(action, resource):
-                return render_template("mlops/forbidden.html", base_template=self.appbuilder.base_template,
-                                       appbuilder=self.appbuilder, username=caller.username,
-                                       action=action, resource=resource), 403
+                from airflow_mlops.views.pages import asset_urls
+
+                return render_template("mlops/forbidden.html", username=caller.username, action=action,
+                                       resource=resource, **asset_urls()), 403
             return view(self, caller, *args, **kwargs)
 
         return guarded

@@ -1,0 +1,484 @@
+// The workflow editor: settings, typed parameters, tasks with a Python code editor, a live task graph,
+// validation shown at the field as you type, save with a version message (Ctrl/Cmd+S), a guard against
+// leaving with unsaved changes, and a conflict (409) explained with reload / diff / keep mine.
+import { h, Fragment } from "preact";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { api, enc } from "../api.js";
+import { boot, perms, mayEdit, pageUrl } from "../boot.js";
+import { Layout, Link, go, leaveGuard, Field, ErrorBanner, Confirm, Dialog, StateBadge, useToast, Toast } from "../ui.jsx";
+import { CodeEditor } from "../code_editor.jsx";
+import { TaskGraph, cycleEdges } from "../graph.jsx";
+import { SideBySideDiff, specOutline } from "../diffview.jsx";
+import { TriggerDialog } from "./trigger.jsx";
+import { CloneDialog } from "./workflows.jsx";
+
+const PARAM_TYPES = ["string", "integer", "number", "boolean", "enum", "array", "object"];
+const TRIGGER_RULES = ["", "all_success", "all_failed", "all_done", "all_done_min_one_success", "all_skipped", "one_success",
+  "one_failed", "one_done", "none_failed", "none_failed_min_one_success", "none_skipped", "always"];
+const STARTER_CODE = "# `params`, `upstream` (results of upstream tasks) and `context` are available.\n" +
+  "print(\"hello from\", context[\"task_instance\"].task_id)\nreturn {\"ok\": True}\n";
+const SPEC_FIELDS = ["schema_version", "name", "description", "schedule", "tags", "owner", "params", "retries",
+  "retry_delay_seconds", "execution_timeout_seconds", "tasks"];
+
+function newDraft() {
+  return { name: "", description: "", schedule: null, tags: [], owner: boot.user, params: [], retries: 0,
+    retry_delay_seconds: 300, execution_timeout_seconds: null,
+    tasks: [{ name: "start", type: "python", code: STARTER_CODE, depends_on: [] }] };
+}
+
+/** Server document -> editor draft (parameters as an ordered list, so they can be renamed). */
+export function toDraft(wf) {
+  const draft = {};
+  for (const k of SPEC_FIELDS) if (k in wf) draft[k] = JSON.parse(JSON.stringify(wf[k]));
+  draft.params = Object.entries(wf.params || {}).map(([name, p]) => ({ name, ...p }));
+  return draft;
+}
+
+/** Editor draft -> the document the API takes. */
+export function toDocument(draft) {
+  const doc = { ...draft, params: {} };
+  for (const { name, ...p } of draft.params) doc.params[name] = cleanParam(p);
+  doc.tasks = draft.tasks.map((t) => {
+    const out = { ...t };
+    for (const k of ["map_over", "trigger_rule", "retries", "timeout_seconds"]) if (out[k] === "" || out[k] === undefined) delete out[k];
+    return out;
+  });
+  return doc;
+}
+
+function cleanParam(p) {
+  const out = { ...p };
+  for (const k of ["minimum", "maximum", "enum", "items"]) if (out[k] === null || out[k] === undefined || out[k] === "") delete out[k];
+  return out;
+}
+
+function errorsAt(errors, prefix) {
+  return (errors || []).filter((e) => e.path === prefix || e.path.startsWith(`${prefix}.`) || e.path.startsWith(`${prefix}[`));
+}
+
+function firstMessage(errors, prefix) {
+  const found = errorsAt(errors, prefix);
+  return found.length ? found.map((e) => e.message).join("; ") : null;
+}
+
+export function EditorPage() {
+  const id = boot.ids.workflow_id;
+  const [wf, setWf] = useState(null);            // the saved workflow (server state)
+  const [draft, setDraft] = useState(id ? null : newDraft());
+  const [errors, setErrors] = useState([]);
+  const [loadError, setLoadError] = useState(null);
+  const [saveError, setSaveError] = useState(null);
+  const [conflict, setConflict] = useState(null); // the newer server version after a 409
+  const [message, setMessage] = useState("");
+  const [saving, setSaving] = useState(false);
+  const [tab, setTab] = useState("tasks");
+  const [selected, setSelected] = useState(0);
+  const [dialog, setDialog] = useState(null);
+  const [toast, showToast] = useToast();
+  const saved = useRef(id ? null : JSON.stringify(newDraft()));
+  const readOnly = id ? !(wf && mayEdit(wf)) : !perms.create_workflows;
+
+  const load = async () => {
+    try {
+      const w = await api.get(`/workflows/${enc(id)}`);
+      const d = toDraft(w);
+      setWf(w); setDraft(d); setErrors(w.errors || []); saved.current = JSON.stringify(d);
+      setConflict(null); setSaveError(null);
+    } catch (e) { setLoadError(e); }
+  };
+  useEffect(() => { if (id) load(); }, [id]);
+
+  const dirty = draft !== null && saved.current !== null && JSON.stringify(draft) !== saved.current;
+
+  // Live validation, debounced: the same checks a save runs (names, schedule, params, cycles, code syntax).
+  useEffect(() => {
+    if (!draft || readOnly) return undefined;
+    const t = setTimeout(async () => {
+      try {
+        const result = await api.post("/validate", toDocument(draft));
+        setErrors(result.errors);
+      } catch (e) { /* validation is advisory; a save reports for real */ }
+    }, 350);
+    return () => clearTimeout(t);
+  }, [JSON.stringify(draft)]);
+
+  // Unsaved changes: the browser's prompt for reloads/closing; an in-page dialog for links of these pages.
+  useEffect(() => {
+    const onBefore = (e) => { if (dirty) { e.preventDefault(); e.returnValue = ""; } };
+    window.addEventListener("beforeunload", onBefore);
+    leaveGuard.current = (url) => {
+      if (!dirty) return false;
+      setDialog({ kind: "leave", url });
+      return true;
+    };
+    return () => { window.removeEventListener("beforeunload", onBefore); leaveGuard.current = null; };
+  }, [dirty]);
+
+  const save = async (overwrite) => {
+    if (readOnly || saving || !draft) return;
+    setSaving(true); setSaveError(null);
+    const doc = { ...toDocument(draft), message: message.trim() || undefined };
+    try {
+      let result;
+      if (id) {
+        const revision = overwrite ? overwrite.revision : wf.revision;
+        result = await api.put(`/workflows/${enc(id)}`, { ...doc, revision, active: wf.active });
+      } else {
+        result = await api.post("/workflows", doc);
+      }
+      const d = toDraft(result);
+      saved.current = JSON.stringify(d);
+      setErrors(result.errors || []); setConflict(null); setMessage("");
+      if (!id) { leaveGuard.current = null; window.location.replace(pageUrl(`/workflows/${enc(result.id)}`)); return; }
+      const sameVersion = wf && result.version === wf.version;
+      setWf(result); setDraft(d);
+      showToast(sameVersion ? "No changes to save" : `Saved version ${result.version}`);
+    } catch (e) {
+      if (e.status === 409 && id) {
+        try { setConflict(await api.get(`/workflows/${enc(id)}`)); } catch (e2) { setSaveError(e); }
+      } else {
+        if (e.errors && e.errors.length) setErrors(e.errors);
+        setSaveError(e);
+      }
+    } finally { setSaving(false); }
+  };
+  const saveRef = useRef(save);
+  saveRef.current = save;
+
+  useEffect(() => {
+    const onKey = (e) => {
+      if ((e.ctrlKey || e.metaKey) && (e.key === "s" || e.key === "S")) { e.preventDefault(); saveRef.current(); }
+    };
+    window.addEventListener("keydown", onKey, true);
+    return () => window.removeEventListener("keydown", onKey, true);
+  }, []);
+
+  if (loadError) return <Layout active="workflows" title="Workflow"><ErrorBanner error={loadError} /></Layout>;
+  if (!draft) return <Layout active="workflows" title="Loading…"><p class="mlops-loading">Loading…</p></Layout>;
+
+  const update = (patch) => setDraft({ ...draft, ...patch });
+  const tasks = draft.tasks;
+  const sel = Math.min(selected, tasks.length - 1);
+  const setTask = (i, patch) => update({ tasks: tasks.map((t, j) => (j === i ? { ...t, ...patch } : t)) });
+  const renameTask = (i, name) => {
+    const old = tasks[i].name;
+    update({ tasks: tasks.map((t, j) => (j === i ? { ...t, name } : { ...t,
+      depends_on: (t.depends_on || []).map((d) => (d === old ? name : d)), map_over: t.map_over === old ? name : t.map_over })) });
+  };
+  const addTask = () => {
+    let n = tasks.length + 1;
+    while (tasks.some((t) => t.name === `task_${n}`)) n++;
+    const upstream = tasks.length ? [tasks[tasks.length - 1].name] : [];
+    update({ tasks: [...tasks, { name: `task_${n}`, type: "python", code: STARTER_CODE, depends_on: upstream }] });
+    setSelected(tasks.length); setTab("tasks");
+  };
+  const removeTask = (i) => {
+    const gone = tasks[i].name;
+    update({ tasks: tasks.filter((_, j) => j !== i).map((t) => ({ ...t, depends_on: (t.depends_on || []).filter((d) => d !== gone),
+      map_over: t.map_over === gone ? null : t.map_over })) });
+    setSelected(Math.max(0, i - 1)); setDialog(null);
+  };
+  const cycle = cycleEdges(errors);
+  const taskErrorCount = (i) => errorsAt(errors, `tasks[${i}]`).length;
+  const settingsErrors = errors.filter((e) => !e.path.startsWith("tasks") && !e.path.startsWith("params")).length;
+  const paramsErrors = errorsAt(errors, "params").length;
+
+  const title = id ? (wf ? wf.name : "…") : "New workflow";
+  const actions = (
+    <Fragment>
+      {id && <Link class="button" href={`/workflows/${enc(id)}/versions`}>Versions</Link>}
+      {id && <Link class="button" href={`/workflows/${enc(id)}/runs`}>Runs</Link>}
+      {id && perms.create_workflows && <button type="button" onClick={() => setDialog({ kind: "clone" })}>Clone</button>}
+      {id && perms.trigger_runs && <button type="button" disabled={dirty} title={dirty ? "Save first" : "Trigger a run"}
+                                           onClick={() => setDialog({ kind: "trigger" })}>Trigger</button>}
+    </Fragment>
+  );
+  const crumbs = <Fragment><Link href="/">Workflows</Link> / {title}</Fragment>;
+
+  return (
+    <Layout active="workflows" title={title} actions={actions} crumbs={crumbs}>
+      {readOnly && <div class="mlops-banner info" role="note">Read-only: {perms.edit_workflows ? `this workflow belongs to ${wf && wf.created_by}.` : "your role may view workflows but not change them."}</div>}
+      {conflict && (
+        <div class="mlops-banner warning" role="alert" id="mlops-conflict">
+          <span><b>Someone else saved this workflow</b> (version {conflict.version} by {conflict.updated_by}) after you opened it.
+            Your changes are not saved.</span>
+          <div class="mlops-banner-actions">
+            <button type="button" onClick={() => setDialog({ kind: "conflict-diff" })}>Show diff</button>
+            <button type="button" onClick={() => { setDraft(toDraft(conflict)); saved.current = JSON.stringify(toDraft(conflict)); setWf(conflict); setConflict(null); }}>Reload (discard mine)</button>
+            <button type="button" class="danger" onClick={() => save(conflict)}>Save mine over it</button>
+          </div>
+        </div>
+      )}
+      {saveError && <ErrorBanner error={saveError} onDismiss={() => setSaveError(null)} />}
+      {!readOnly && (
+        <form class="mlops-savebar" onSubmit={(e) => { e.preventDefault(); save(); }}>
+          <Field label="Version message"><input type="text" value={message} maxLength={1000} placeholder="what changed (optional)"
+                                               onInput={(e) => setMessage(e.target.value)} /></Field>
+          <button type="submit" class="primary" disabled={saving} title="Save (Ctrl/Cmd+S)">{saving ? "Saving…" : id ? "Save" : "Create"}</button>
+          <span id="mlops-save-status" class={`mlops-status${errors.length ? " bad" : ""}`} aria-live="polite">
+            {errors.length ? `${errors.length} problem${errors.length > 1 ? "s" : ""}` : dirty ? "Unsaved changes" : wf ? `Saved · v${wf.version}` : ""}
+          </span>
+        </form>
+      )}
+      <div class="mlops-editor">
+        <section class="mlops-editor-main">
+          <div class="mlops-subtabs" role="tablist">
+            {[["tasks", `Tasks (${tasks.length})`, tasks.some((_, i) => taskErrorCount(i))], ["params", `Parameters (${draft.params.length})`, paramsErrors],
+              ["settings", "Settings", settingsErrors]].map(([key, label, bad]) => (
+              <button type="button" role="tab" key={key} aria-selected={tab === key} class={tab === key ? "active" : ""}
+                      onClick={() => setTab(key)}>{label}{bad ? <span class="mlops-dot" aria-label="has errors" /> : null}</button>
+            ))}
+          </div>
+          {tab === "settings" && <SettingsForm draft={draft} update={update} errors={errors} readOnly={readOnly} />}
+          {tab === "params" && <ParamsEditor draft={draft} update={update} errors={errors} readOnly={readOnly} />}
+          {tab === "tasks" && (
+            <div class="mlops-tasks">
+              <ul class="mlops-task-list" aria-label="Tasks">
+                {tasks.map((t, i) => (
+                  <li key={i}>
+                    <button type="button" class={i === sel ? "active" : ""} aria-current={i === sel ? "true" : undefined}
+                            onClick={() => setSelected(i)}>
+                      {t.name || <i>unnamed</i>}{taskErrorCount(i) ? <span class="mlops-dot" aria-label="has errors" /> : null}
+                    </button>
+                  </li>
+                ))}
+                {!readOnly && <li><button type="button" class="mlops-add" onClick={addTask}>+ Add task</button></li>}
+              </ul>
+              {tasks[sel] && <TaskForm key={sel} index={sel} task={tasks[sel]} tasks={tasks} errors={errors} readOnly={readOnly}
+                                       setTask={setTask} renameTask={renameTask} onSave={() => save()}
+                                       onRemove={() => setDialog({ kind: "remove", index: sel })} />}
+            </div>
+          )}
+        </section>
+        <aside class="mlops-editor-side">
+          <h2>Task graph</h2>
+          <div class="mlops-graph-box" id="mlops-editor-graph">
+            <TaskGraph tasks={tasks} errors={errors} selected={tasks[sel] && tasks[sel].name}
+                       onSelect={(name) => { setSelected(tasks.findIndex((t) => t.name === name)); setTab("tasks"); }} />
+          </div>
+          {cycle.edges.size > 0 && <p class="mlops-error" role="alert">Dependency cycle (marked in red).</p>}
+          {errors.length > 0 && (
+            <div class="mlops-problems">
+              <h2>Problems</h2>
+              <ul>{errors.map((e, i) => <li key={i}><button type="button" class="link" onClick={() => jumpTo(e.path, setTab, setSelected)}><code>{e.path}</code></button> {e.message}</li>)}</ul>
+            </div>
+          )}
+        </aside>
+      </div>
+      {dialog && dialog.kind === "leave" && (
+        <Confirm title="Leave without saving?" danger confirmLabel="Discard changes and leave"
+                 message="This workflow has unsaved changes. They will be lost."
+                 onConfirm={() => { leaveGuard.current = null; window.location.assign(dialog.url); }} onCancel={() => setDialog(null)} />
+      )}
+      {dialog && dialog.kind === "remove" && (
+        <Confirm title={`Remove task ${tasks[dialog.index].name}?`} danger confirmLabel="Remove task"
+                 message="Tasks that depend on it lose that dependency. Nothing is saved until you save."
+                 onConfirm={() => removeTask(dialog.index)} onCancel={() => setDialog(null)} />
+      )}
+      {dialog && dialog.kind === "conflict-diff" && conflict && (
+        <Dialog title={`Your draft vs version ${conflict.version}`} wide onClose={() => setDialog(null)}>
+          <ConflictDiff theirs={toDocument(toDraft(conflict))} mine={toDocument(draft)} version={conflict.version} />
+        </Dialog>
+      )}
+      {dialog && dialog.kind === "clone" && wf && <CloneDialog wf={wf} onClose={() => setDialog(null)} />}
+      {dialog && dialog.kind === "trigger" && wf && (
+        <TriggerDialog workflow={wf} onClose={() => setDialog(null)}
+                       onTriggered={() => { leaveGuard.current = null; go(`/workflows/${enc(id)}/runs`); }} />
+      )}
+      <Toast message={toast} />
+    </Layout>
+  );
+}
+
+function jumpTo(path, setTab, setSelected) {
+  const m = /^tasks\[(\d+)\]/.exec(path);
+  if (m) { setTab("tasks"); setSelected(parseInt(m[1], 10)); } else setTab(path.startsWith("params") ? "params" : "settings");
+}
+
+function ConflictDiff({ theirs, mine, version }) {
+  const names = [...new Set([...theirs.tasks.map((t) => t.name), ...mine.tasks.map((t) => t.name)])];
+  const code = (doc, n) => { const t = doc.tasks.find((x) => x.name === n); return t ? t.code : ""; };
+  return (
+    <div class="mlops-diff-set">
+      <h3>Settings, parameters and dependencies</h3>
+      <SideBySideDiff oldText={specOutline(theirs)} newText={specOutline(mine)} oldLabel={`saved v${version}`} newLabel="your draft" />
+      {names.filter((n) => code(theirs, n) !== code(mine, n)).map((n) => (
+        <Fragment key={n}>
+          <h3>Task {n}</h3>
+          <SideBySideDiff oldText={code(theirs, n)} newText={code(mine, n)} oldLabel={`saved v${version}`} newLabel="your draft" />
+        </Fragment>
+      ))}
+    </div>
+  );
+}
+
+function TaskForm({ index, task, tasks, errors, readOnly, setTask, renameTask, onRemove, onSave }) {
+  const p = `tasks[${index}]`;
+  const others = tasks.filter((t, j) => j !== index && t.name);
+  const deps = task.depends_on || [];
+  const toggleDep = (name, on) => setTask(index, { depends_on: on ? [...deps, name] : deps.filter((d) => d !== name) });
+  return (
+    <div class="mlops-task-form" data-task={task.name}>
+      <div class="mlops-grid3">
+        <Field label="Task name" error={firstMessage(errors, `${p}.name`)}>
+          <input type="text" value={task.name} disabled={readOnly} onInput={(e) => renameTask(index, e.target.value)} />
+        </Field>
+        <Field label="Type" error={firstMessage(errors, `${p}.type`)}
+               hint={task.type === "branch" ? "returns the name(s) of the downstream task(s) to follow" : "runs the code"}>
+          <select value={task.type || "python"} disabled={readOnly} onChange={(e) => setTask(index, { type: e.target.value })}>
+            <option value="python">python</option><option value="branch">branch</option>
+          </select>
+        </Field>
+        <Field label="Trigger rule" error={firstMessage(errors, `${p}.trigger_rule`)}>
+          <select value={task.trigger_rule || ""} disabled={readOnly} onChange={(e) => setTask(index, { trigger_rule: e.target.value || null })}>
+            {TRIGGER_RULES.map((r) => <option key={r} value={r}>{r || "default (all_success)"}</option>)}
+          </select>
+        </Field>
+      </div>
+      <fieldset class={`mlops-deps${errorsAt(errors, `${p}.depends_on`).length ? " has-error" : ""}`}>
+        <legend>Depends on</legend>
+        {others.length === 0 && <span class="mlops-muted">No other tasks.</span>}
+        {others.map((t) => (
+          <label key={t.name} class="mlops-check">
+            <input type="checkbox" disabled={readOnly} checked={deps.includes(t.name)} onChange={(e) => toggleDep(t.name, e.target.checked)} />
+            {" "}{t.name}
+          </label>
+        ))}
+        {firstMessage(errors, `${p}.depends_on`) && <div class="mlops-error" role="alert">{firstMessage(errors, `${p}.depends_on`)}</div>}
+      </fieldset>
+      <div class="mlops-grid3">
+        <Field label="Map over (upstream task)" error={firstMessage(errors, `${p}.map_over`)} hint="run once per item of that task's list result">
+          <select value={task.map_over || ""} disabled={readOnly} onChange={(e) => setTask(index, { map_over: e.target.value || null })}>
+            <option value="">no mapping</option>
+            {deps.map((d) => <option key={d} value={d}>{d}</option>)}
+          </select>
+        </Field>
+        <Field label="Retries" error={firstMessage(errors, `${p}.retries`)} hint="empty: the workflow's setting">
+          <input type="number" min="0" value={task.retries ?? ""} disabled={readOnly}
+                 onInput={(e) => setTask(index, { retries: e.target.value === "" ? null : parseInt(e.target.value, 10) })} />
+        </Field>
+        <Field label="Timeout (seconds)" error={firstMessage(errors, `${p}.timeout_seconds`)}>
+          <input type="number" min="0" value={task.timeout_seconds ?? ""} disabled={readOnly}
+                 onInput={(e) => setTask(index, { timeout_seconds: e.target.value === "" ? null : parseInt(e.target.value, 10) })} />
+        </Field>
+      </div>
+      <div class={`mlops-field${errorsAt(errors, `${p}.code`).length ? " has-error" : ""}`}>
+        <span class="mlops-label" id={`code-label-${index}`}>Code (Python; the body of a function)</span>
+        <CodeEditor value={task.code} readOnly={readOnly} errors={errorsAt(errors, `${p}.code`)} label={`Code of task ${task.name}`}
+                    onChange={(code) => setTask(index, { code })} onSave={onSave} />
+        {firstMessage(errors, `${p}.code`) && <div class="mlops-error" role="alert" data-code-error>{firstMessage(errors, `${p}.code`)}</div>}
+      </div>
+      {!readOnly && <button type="button" class="danger-text" onClick={onRemove}>Remove task</button>}
+    </div>
+  );
+}
+
+function SettingsForm({ draft, update, errors, readOnly }) {
+  const num = (v) => (v === "" ? null : Number(v));
+  return (
+    <div class="mlops-settings">
+      <Field label="Name (the Airflow DAG id)" error={firstMessage(errors, "name")}>
+        <input type="text" value={draft.name} disabled={readOnly} onInput={(e) => update({ name: e.target.value })} />
+      </Field>
+      <Field label="Description" error={firstMessage(errors, "description")}>
+        <textarea rows="3" value={draft.description} disabled={readOnly} onInput={(e) => update({ description: e.target.value })} />
+      </Field>
+      <div class="mlops-grid3">
+        <Field label="Schedule" error={firstMessage(errors, "schedule")} hint="cron or preset (@daily); empty: manual only">
+          <input type="text" value={draft.schedule || ""} disabled={readOnly} onInput={(e) => update({ schedule: e.target.value || null })} />
+        </Field>
+        <Field label="Owner" error={firstMessage(errors, "owner")}>
+          <input type="text" value={draft.owner} disabled={readOnly} onInput={(e) => update({ owner: e.target.value })} />
+        </Field>
+        <Field label="Tags (comma separated)" error={firstMessage(errors, "tags")}>
+          <input type="text" value={(draft.tags || []).join(", ")} disabled={readOnly}
+                 onChange={(e) => update({ tags: e.target.value.split(",").map((s) => s.trim()).filter(Boolean) })} />
+        </Field>
+        <Field label="Retries" error={firstMessage(errors, "retries")}>
+          <input type="number" min="0" value={draft.retries} disabled={readOnly} onInput={(e) => update({ retries: num(e.target.value) ?? 0 })} />
+        </Field>
+        <Field label="Retry delay (seconds)" error={firstMessage(errors, "retry_delay_seconds")}>
+          <input type="number" min="0" value={draft.retry_delay_seconds} disabled={readOnly} onInput={(e) => update({ retry_delay_seconds: num(e.target.value) ?? 0 })} />
+        </Field>
+        <Field label="Run timeout (seconds)" error={firstMessage(errors, "execution_timeout_seconds")} hint="per task; empty: none">
+          <input type="number" min="0" value={draft.execution_timeout_seconds ?? ""} disabled={readOnly} onInput={(e) => update({ execution_timeout_seconds: num(e.target.value) })} />
+        </Field>
+      </div>
+    </div>
+  );
+}
+
+function ParamsEditor({ draft, update, errors, readOnly }) {
+  const params = draft.params;
+  const set = (i, patch) => update({ params: params.map((p, j) => (j === i ? { ...p, ...patch } : p)) });
+  const add = () => {
+    let n = params.length + 1;
+    while (params.some((p) => p.name === `param_${n}`)) n++;
+    update({ params: [...params, { name: `param_${n}`, type: "string", default: "", description: "" }] });
+  };
+  return (
+    <div class="mlops-params-editor">
+      {params.length === 0 && <p class="mlops-muted">No parameters. Parameters become typed fields of the trigger form (Airflow Params).</p>}
+      {params.map((p, i) => <ParamRow key={i} index={i} param={p} errors={errorsAt(errors, `params.${p.name}`)} readOnly={readOnly}
+                                      set={(patch) => set(i, patch)} remove={() => update({ params: params.filter((_, j) => j !== i) })} />)}
+      {!readOnly && <button type="button" class="mlops-add" onClick={add}>+ Add parameter</button>}
+    </div>
+  );
+}
+
+function jsonText(v) { return v === null || v === undefined ? "" : typeof v === "string" ? v : JSON.stringify(v); }
+
+function ParamRow({ index, param, errors, readOnly, set, remove }) {
+  const msg = (suffix) => { const e = errors.filter((x) => x.path.endsWith(suffix)); return e.length ? e.map((x) => x.message).join("; ") : null; };
+  const [defaultText, setDefaultText] = useState(jsonText(param.default));
+  const [enumText, setEnumText] = useState((param.enum || []).map(jsonText).join(", "));
+  const numeric = param.type === "integer" || param.type === "number";
+  const parseDefault = (text, type) => {
+    if (text === "") return null;
+    if (type === "string") return text;
+    if (type === "boolean") return text === "true";
+    try { return JSON.parse(text); } catch (e) { return type === "enum" ? text : text; }
+  };
+  const other = errors.filter((x) => !/\.(name|type|default|description|minimum|maximum|enum|required)$/.test(x.path));
+  return (
+    <fieldset class={`mlops-param${errors.length ? " has-error" : ""}`} data-param={param.name}>
+      <legend>Parameter {index + 1}</legend>
+      <div class="mlops-grid4">
+        <Field label="Name" error={msg(".name") || (other.length ? other.map((x) => x.message).join("; ") : null)}>
+          <input type="text" value={param.name} disabled={readOnly} onInput={(e) => set({ name: e.target.value })} />
+        </Field>
+        <Field label="Type" error={msg(".type")}>
+          <select value={param.type} disabled={readOnly} onChange={(e) => set({ type: e.target.value, default: parseDefault(defaultText, e.target.value) })}>
+            {PARAM_TYPES.map((t) => <option key={t} value={t}>{t}</option>)}
+          </select>
+        </Field>
+        <Field label="Default" error={msg(".default")} hint={param.type === "array" || param.type === "object" ? "JSON" : null}>
+          {param.type === "boolean"
+            ? <select value={String(!!param.default)} disabled={readOnly} onChange={(e) => set({ default: e.target.value === "true" })}>
+                <option value="false">false</option><option value="true">true</option></select>
+            : <input type="text" value={defaultText} disabled={readOnly}
+                     onInput={(e) => { setDefaultText(e.target.value); set({ default: parseDefault(e.target.value, param.type) }); }} />}
+        </Field>
+        <label class="mlops-check mlops-inline"><input type="checkbox" checked={!!param.required} disabled={readOnly}
+                                                       onChange={(e) => set({ required: e.target.checked })} /> required</label>
+      </div>
+      <Field label="Description" error={msg(".description")}>
+        <input type="text" value={param.description || ""} disabled={readOnly} onInput={(e) => set({ description: e.target.value })} />
+      </Field>
+      <div class="mlops-grid4">
+        {numeric && <Field label="Minimum" error={msg(".minimum")}>
+          <input type="number" step="any" value={param.minimum ?? ""} disabled={readOnly} onInput={(e) => set({ minimum: e.target.value === "" ? null : Number(e.target.value) })} />
+        </Field>}
+        {numeric && <Field label="Maximum" error={msg(".maximum")}>
+          <input type="number" step="any" value={param.maximum ?? ""} disabled={readOnly} onInput={(e) => set({ maximum: e.target.value === "" ? null : Number(e.target.value) })} />
+        </Field>}
+        {(param.type === "enum" || param.type === "string" || numeric) && <Field label="Allowed values (comma separated)" error={msg(".enum")}>
+          <input type="text" value={enumText} disabled={readOnly}
+                 onInput={(e) => { setEnumText(e.target.value); const items = e.target.value.split(",").map((s) => s.trim()).filter(Boolean);
+                   set({ enum: items.length ? items.map((s) => (numeric ? Number(s) : parseDefault(s, param.type))) : null }); }} />
+        </Field>}
+      </div>
+      {!readOnly && <button type="button" class="danger-text" onClick={remove}>Remove parameter</button>}
+    </fieldset>
+  );
+}

@@ -1,0 +1,159 @@
+// Runs, per workflow or across all: live state, params, description, version, duration; select runs to
+// compare; trigger with a typed form and a description; each run links to Airflow's Grid.
+import { h, Fragment } from "preact";
+import { useState } from "preact/hooks";
+import { api, query, enc } from "../api.js";
+import { boot, perms } from "../boot.js";
+import { Layout, Link, StateBadge, Pager, ErrorBanner, Dialog, fmtTime, fmtDuration, fmtValue, useLoad, usePoll, useToast, Toast } from "../ui.jsx";
+import { TaskGraph } from "../graph.jsx";
+import { TriggerDialog } from "./trigger.jsx";
+
+const PAGE = 25;
+const LIVE_MS = 3000;
+const STATES = ["queued", "running", "success", "failed"];
+
+export function RunsPage() {
+  const id = boot.ids.workflow_id;
+  const [filters, setFilters] = useState({ state: "", version: "" });
+  const [offset, setOffset] = useState(0);
+  const [picked, setPicked] = useState([]);
+  const [open, setOpen] = useState(null);
+  const [dialog, setDialog] = useState(null);
+  const [toast, showToast] = useToast();
+  const [wf] = useLoad(() => (id ? api.get(`/workflows/${enc(id)}`) : Promise.resolve(null)), [id]);
+  const [page, error, reload] = useLoad(
+    () => api.get(`/jobs${query({ workflow_id: id, state: filters.state, version: filters.version, limit: PAGE, offset })}`),
+    [id, JSON.stringify(filters), offset]);
+  // Live: refresh while the page is open (states, durations, task states); #9 brings a push channel.
+  usePoll(async () => reload(), LIVE_MS, [id, JSON.stringify(filters), offset]);
+
+  const toggle = (runId, on) => setPicked(on ? [...picked, runId].slice(-10) : picked.filter((x) => x !== runId));
+  const items = page ? page.items : [];
+  const title = id ? `Runs${wf ? ` of ${wf.name}` : ""}` : "All runs";
+  const crumbs = id ? <Fragment><Link href="/">Workflows</Link> / <Link href={`/workflows/${enc(id)}`}>{wf ? wf.name : "…"}</Link> / Runs</Fragment> : null;
+  const actions = (
+    <Fragment>
+      <button type="button" disabled={picked.length < 2} onClick={() => setDialog({ kind: "compare" })}
+              title="Select 2 to 10 runs">Compare{picked.length ? ` (${picked.length})` : ""}</button>
+      {id && wf && perms.trigger_runs && <button type="button" class="primary" data-shortcut="t" onClick={() => setDialog({ kind: "trigger" })}>Trigger</button>}
+    </Fragment>
+  );
+  return (
+    <Layout active={id ? "workflows" : "runs"} title={title} crumbs={crumbs} actions={actions}>
+      <form class="mlops-filters" onSubmit={(e) => e.preventDefault()}>
+        <label class="mlops-field"><span>State</span>
+          <select value={filters.state} aria-label="State" onChange={(e) => { setFilters({ ...filters, state: e.target.value }); setOffset(0); }}>
+            <option value="">any</option>{STATES.map((s) => <option key={s} value={s}>{s}</option>)}
+          </select>
+        </label>
+        {id && <label class="mlops-field"><span>Version</span>
+          <input type="number" min="1" aria-label="Version" value={filters.version} onChange={(e) => { setFilters({ ...filters, version: e.target.value }); setOffset(0); }} />
+        </label>}
+        <span class="mlops-live" title={`refreshes every ${LIVE_MS / 1000} s`}>● live</span>
+      </form>
+      <ErrorBanner error={error} />
+      <table class="mlops-table" id="mlops-runs">
+        <thead><tr><th><span class="sr-only">Select</span></th><th>Run</th>{!id && <th>Workflow</th>}<th>State</th><th>Version</th>
+          <th>Parameters</th><th>Triggered by</th><th>Started</th><th>Duration</th><th><span class="sr-only">Links</span></th></tr></thead>
+        <tbody>
+          {items.map((r) => (
+            <Fragment key={r.id}>
+              <tr data-run-id={r.id} data-dag-run-id={r.dag_run_id} data-state={r.state} class={open === r.id ? "open" : ""}>
+                <td><input type="checkbox" aria-label={`Select run ${r.dag_run_id}`} checked={picked.includes(r.id)} onChange={(e) => toggle(r.id, e.target.checked)} /></td>
+                <td>
+                  <button type="button" class="link" aria-expanded={open === r.id} onClick={() => setOpen(open === r.id ? null : r.id)}>{r.dag_run_id}</button>
+                  {r.description && <div class="mlops-run-desc">{r.description}</div>}
+                </td>
+                {!id && <td><Link href={`/workflows/${enc(r.workflow_id)}/runs`}>{r.workflow_name}</Link></td>}
+                <td><StateBadge state={r.state} /></td>
+                <td>v{r.version}</td>
+                <td class="mlops-params-cell">{Object.entries(r.params).map(([k, v]) => <span key={k} class="mlops-kv"><b>{k}</b>={fmtValue(v)}</span>)}</td>
+                <td>{r.triggered_by}<div class="mlops-muted">{r.source}</div></td>
+                <td>{fmtTime(r.started_at || r.created_at)}</td>
+                <td>{fmtDuration(r.duration_seconds)}</td>
+                <td class="mlops-row-actions">
+                  <a href={r.airflow_url} target="_top" title="Open this run in Airflow's Grid">Grid ↗</a>
+                  {perms.trigger_runs && <button type="button" onClick={() => setDialog({ kind: "rerun", run: r })}>Re-run</button>}
+                </td>
+              </tr>
+              {open === r.id && (
+                <tr class="mlops-run-detail"><td colSpan={id ? 9 : 10}><RunDetail run={r} /></td></tr>
+              )}
+            </Fragment>
+          ))}
+          {page && items.length === 0 && <tr><td colSpan="10" class="mlops-empty">No runs yet.{id && perms.trigger_runs ? " Trigger one." : ""}</td></tr>}
+        </tbody>
+      </table>
+      {page && <Pager total={page.total} limit={PAGE} offset={offset} onChange={setOffset} />}
+      {dialog && dialog.kind === "trigger" && (
+        <TriggerDialog workflow={wf} onClose={() => setDialog(null)}
+                       onTriggered={(run) => { setDialog(null); showToast(`Triggered ${run.dag_run_id}`); reload(); }} />
+      )}
+      {dialog && dialog.kind === "rerun" && <RerunLoader run={dialog.run} onClose={() => setDialog(null)}
+                                                          onTriggered={(run) => { setDialog(null); showToast(`Triggered ${run.dag_run_id}`); reload(); }} />}
+      {dialog && dialog.kind === "compare" && <CompareDialog ids={picked} onClose={() => setDialog(null)} />}
+      <Toast message={toast} />
+    </Layout>
+  );
+}
+
+function RerunLoader({ run, onClose, onTriggered }) {
+  const [wf, error] = useLoad(() => api.get(`/workflows/${enc(run.workflow_id)}`), [run.workflow_id]);
+  if (error) return <Dialog title="Re-run" onClose={onClose}><ErrorBanner error={error} /></Dialog>;
+  if (!wf) return null;
+  return <TriggerDialog workflow={wf} initial={run.params} rerunOf={run.id} onClose={onClose} onTriggered={onTriggered} />;
+}
+
+function RunDetail({ run }) {
+  const [version] = useLoad(() => api.get(`/workflows/${enc(run.workflow_id)}/versions/${run.version}`), [run.workflow_id, run.version]);
+  return (
+    <div class="mlops-run-detail-body">
+      <div class="mlops-graph-box">
+        {version ? <TaskGraph tasks={version.spec.tasks || []} states={run.tasks} label={`Task states of ${run.dag_run_id}`} /> : "…"}
+      </div>
+      <div>
+        <p><b>Description:</b> {run.description || <span class="mlops-muted">none</span>}</p>
+        <p><b>Tasks:</b> {Object.entries(run.tasks || {}).map(([t, s]) => <span key={t} class="mlops-kv">{t}: <StateBadge state={s || "none"} /></span>)}</p>
+        {run.metrics && Object.keys(run.metrics).length > 0 && (
+          <table class="mlops-table compact"><thead><tr><th>Task</th><th>Metric</th><th>Value</th></tr></thead>
+            <tbody>{Object.entries(run.metrics).flatMap(([t, m]) => Object.entries(m).map(([k, v]) => <tr key={`${t}.${k}`}><td>{t}</td><td>{k}</td><td>{v}</td></tr>))}</tbody></table>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function CompareDialog({ ids, onClose }) {
+  const [data, error] = useLoad(() => api.get(`/jobs/compare?ids=${ids.map(enc).join(",")}`), [ids.join(",")]);
+  return (
+    <Dialog title={`Compare ${ids.length} runs`} wide onClose={onClose}>
+      <ErrorBanner error={error} />
+      {data && (
+        <div class="mlops-compare" id="mlops-compare">
+          <table class="mlops-table compact">
+            <thead><tr><th />{data.runs.map((r) => <th key={r.id}>{r.dag_run_id}<div class="mlops-muted">{r.workflow_name} v{r.version}</div></th>)}</tr></thead>
+            <tbody>
+              <tr><th>State</th>{data.runs.map((r) => <td key={r.id}><StateBadge state={r.state} /></td>)}</tr>
+              <tr><th>Duration</th>{data.runs.map((r) => <td key={r.id}>{fmtDuration(r.duration_seconds)}</td>)}</tr>
+              <tr><th>Description</th>{data.runs.map((r) => <td key={r.id}>{r.description}</td>)}</tr>
+              {Object.keys(data.params).map((p) => (
+                <tr key={`p${p}`} class={data.differing_params.includes(p) ? "differs" : ""}>
+                  <th>param {p}</th>{data.runs.map((r) => <td key={r.id}>{fmtValue(data.params[p][r.id])}</td>)}
+                </tr>
+              ))}
+              {Object.keys(data.metrics).map((m) => (
+                <tr key={`m${m}`}><th>metric {m}</th>{data.runs.map((r) => <td key={r.id}>{data.metrics[m][r.id] ?? "–"}</td>)}</tr>
+              ))}
+              {[...new Set(Object.values(data.tasks).flatMap((m) => Object.keys(m)))].map((t) => (
+                <tr key={`t${t}`}><th>task {t}</th>{data.runs.map((r) => {
+                  const x = (data.tasks[r.id] || {})[t];
+                  return <td key={r.id}>{x ? <Fragment><StateBadge state={x.state || "none"} /> {fmtDuration(x.duration_seconds)}</Fragment> : "–"}</td>;
+                })}</tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Dialog>
+  );
+}
