@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip
 CONSTRAINTS := airflow_config/constraints.txt
 PORT ?= 8080
 
-.PHONY: run test install install-test bench clean
+.PHONY: run test install install-test chromium bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,15 @@ MLOPS_HOME ?= .airflow
 run: $(RUN_DEPS)
 	$(BIN)/python airflow_config/stack.py run --port $(PORT) --home $(MLOPS_HOME)
 
+# The browser tests drive Debian's Chromium through Playwright (never a browser Playwright downloads).
+APT := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo -n apt-get)
+chromium:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser tests"; \
+	  $(APT) install -y -qq chromium >/dev/null 2>&1 || { $(APT) update -qq && $(APT) install -y -qq chromium >/dev/null; }; } \
+	  || echo "could not install chromium: the browser tests will fail in CI and be skipped elsewhere"
+
 # A basetemp of its own: pytest prunes old temp dirs, which must never hit another checkout's running tests.
-test: install-test
+test: install-test chromium
 	cd tests && ../$(BIN)/python -m pytest --basetemp=../.pytest-tmp $(PYTEST_ARGS)
 
 bench: install-test

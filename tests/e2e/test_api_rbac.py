@@ -51,6 +51,7 @@ R, C, E, D = sec.READ, sec.CREATE, sec.EDIT, sec.DELETE
 OPS = {
     "list workflows": Op("GET", lambda c: "/workflows", (R, WF), 200),
     "create workflow": Op("POST", lambda c: "/workflows", (C, WF), 201, lambda c: simple_workflow(unique("rbac"))),
+    "validate workflow": Op("POST", lambda c: "/validate", (R, WF), 200, lambda c: simple_workflow(unique("check"))),
     "get workflow": Op("GET", lambda c: f"/workflows/{c.shared['id']}", (R, WF), 200),
     "replace workflow": Op("PUT", lambda c: f"/workflows/{c.fresh_workflow()}", (E, WF), 200,
                            lambda c: simple_workflow(c.last_name, "return 2"), "workflow"),
@@ -244,16 +245,24 @@ def test_generated_dag_carries_access_control(e2e, matrix_clients):
     assert ("can_create", f"DAG Run:{name}") in {(a["action"]["name"], a["resource"]["name"]) for a in user_role["actions"]}
 
 
-def test_mlops_page_shares_the_login_escapes_text_and_checks_permission(e2e, matrix_clients):
-    owner = matrix_clients[(OWNER, "bearer")]
-    evil = '<script>alert("x")</script>'
-    owner.ok("POST", "/workflows", {**simple_workflow(unique("page")), "description": evil})
-    page_url = f"{e2e.stack.base_url}/pluginsv2/mlops/"
-    page = matrix_clients[("viewer", "cookie")].session.get(page_url, timeout=30)
-    assert page.status_code == 200 and 'id="mlops-workflows"' in page.text
-    assert evil not in page.text and "&lt;script&gt;alert(" in page.text
-    anonymous = matrix_clients[("anonymous", "bearer")].session.get(page_url, allow_redirects=False, timeout=30)
-    assert anonymous.status_code == 302 and "/auth/login/" in anonymous.headers["Location"]
+def test_mlops_pages_share_the_login_and_check_permission(e2e, matrix_clients):
+    """Every page is a plain shell (no legacy FAB navbar or banner); the browser tests drive what it renders."""
+    base = f"{e2e.stack.base_url}/pluginsv2/mlops"
+    viewer = matrix_clients[("viewer", "cookie")].session
+    for path in ("/", "/templates", "/runs"):
+        page = viewer.get(base + path, timeout=30)
+        assert page.status_code == 200 and 'id="mlops-app"' in page.text, path
+        assert "navbar" not in page.text and "deprecated" not in page.text.lower()
+    assert viewer.get(base + "/workflows/new", timeout=30).status_code == 403  # may read, not create
+    assert viewer.get(base + "/audit", timeout=30).status_code == 403
+    asset = viewer.get(base + "/static/mlops/app.js", timeout=30)
+    assert asset.status_code == 200 and "javascript" in asset.headers["Content-Type"]
+    anonymous = matrix_clients[("anonymous", "bearer")].session
+    assert anonymous.get(base + "/static/mlops/app.js", timeout=30).status_code == 401
+    for path in ("/", "/templates", "/runs", "/audit", "/workflows/x"):
+        redirected = anonymous.get(base + path, allow_redirects=False, timeout=30)
+        assert redirected.status_code == 302 and "/auth/login/" in redirected.headers["Location"], path
+    page_url = base + "/"
 
     ensure_users(e2e.stack.base_url, dict(e2e.api.session.headers))
     import requests
@@ -264,6 +273,7 @@ def test_mlops_page_shares_the_login_escapes_text_and_checks_permission(e2e, mat
     nobody = Client(e2e.stack.base_url, "nobody", "nobody-pass", "cookie-nocsrf")
     denied = nobody.session.get(page_url, timeout=30)
     assert denied.status_code == 403 and "MLOps Workflows" in denied.text
+    assert "navbar" not in denied.text and "<iframe" not in denied.text  # a plain 403, not a nested Airflow UI
 
     plugins = matrix_clients[("viewer", "bearer")].session.get(f"{e2e.stack.base_url}/api/v2/plugins", timeout=30).json()
     [mlops] = [p for p in plugins["plugins"] if p["name"] == "mlops"]

@@ -71,4 +71,6 @@ function App() {
   );
 }
 
-render(<App />, document.getElementById("mlops-app"));
+const root = document.getElementById("mlops-app");
+root.textContent = "";
+render(<App />, root);

@@ -24,8 +24,9 @@ function diagnosticsFor(doc, errors) {
     const parsed = parseLineError(e.message);
     if (parsed && parsed.line >= 1 && parsed.line <= doc.lines) {
       const line = doc.line(parsed.line);
-      const from = Math.min(line.from + Math.max(parsed.column - 1, 0), line.to);
-      out.push({ from, to: Math.max(line.to, from), severity: "error", message: parsed.message });
+      let from = Math.min(line.from + Math.max(parsed.column - 1, 0), line.to);
+      if (from >= line.to) from = line.from;  // an error at the end of the line marks the whole line
+      out.push({ from, to: line.to, severity: "error", message: parsed.message });
     } else {
       out.push({ from: 0, to: Math.min(doc.length, 1), severity: "error", message: e.message });
     }
@@ -33,6 +34,8 @@ function diagnosticsFor(doc, errors) {
   return out;
 }
 
+/** Uncontrolled: ``value`` is read when the editor mounts; the parent remounts it (a new ``key``) to load
+ * other text. Feeding every keystroke back as a prop races the user's typing. */
 export function CodeEditor({ value, onChange, errors, readOnly, label, onSave }) {
   const host = useRef(null), view = useRef(null), callbacks = useRef({});
   callbacks.current = { onChange, onSave };
@@ -60,17 +63,10 @@ export function CodeEditor({ value, onChange, errors, readOnly, label, onSave })
     return () => { window.removeEventListener("mlops-theme", onTheme); v.destroy(); };
   }, []);
 
-  useEffect(() => {  // a value set from outside (reload, restore) replaces the document
-    const v = view.current;
-    if (v && value !== v.state.doc.toString()) {
-      v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: value || "" } });
-    }
-  }, [value]);
-
   useEffect(() => {
     const v = view.current;
     if (v) v.dispatch(setDiagnostics(v.state, diagnosticsFor(v.state.doc, errors)));
-  }, [JSON.stringify(errors || []), value]);
+  }, [JSON.stringify(errors || [])]);  // CodeMirror maps existing marks through edits by itself
 
   useEffect(() => {
     const v = view.current;

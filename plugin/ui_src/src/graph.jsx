@@ -19,9 +19,9 @@ export function cycleEdges(errors) {
   return { edges, nodes };
 }
 
-export function layout(tasks) {
+export function layout(tasks, direction) {
   const g = new dagre.graphlib.Graph({ multigraph: false });
-  g.setGraph({ rankdir: "LR", nodesep: 18, ranksep: 48, marginx: 8, marginy: 8 });
+  g.setGraph({ rankdir: direction || "LR", nodesep: 18, ranksep: 48, marginx: 8, marginy: 8 });
   g.setDefaultEdgeLabel(() => ({}));
   const names = new Set(tasks.map((t) => t.name).filter(Boolean));
   for (const name of names) g.setNode(name, { width: NODE_W, height: NODE_H });
@@ -41,8 +41,9 @@ function pathOf(points) {
   return points.map((p, i) => `${i ? "L" : "M"}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" ");
 }
 
-export function TaskGraph({ tasks, errors, states, selected, onSelect, label }) {
-  const shape = useMemo(() => layout(tasks || []), [JSON.stringify((tasks || []).map((t) => [t.name, t.depends_on]))]);
+export function TaskGraph({ tasks, errors, states, selected, onSelect, label, direction }) {
+  const shape = useMemo(() => layout(tasks || [], direction),
+    [direction, JSON.stringify((tasks || []).map((t) => [t.name, t.depends_on]))]);
   const cycle = cycleEdges(errors);
   if (!tasks || tasks.length === 0) return <div class="mlops-graph-empty">No tasks yet.</div>;
   return (

@@ -72,6 +72,7 @@ export function EditorPage() {
   const [message, setMessage] = useState("");
   const [saving, setSaving] = useState(false);
   const [tab, setTab] = useState("tasks");
+  const [generation, setGeneration] = useState(0);  // bumped when the draft is replaced from outside
   const [selected, setSelected] = useState(0);
   const [dialog, setDialog] = useState(null);
   const [toast, showToast] = useToast();
@@ -82,7 +83,7 @@ export function EditorPage() {
     try {
       const w = await api.get(`/workflows/${enc(id)}`);
       const d = toDraft(w);
-      setWf(w); setDraft(d); setErrors(w.errors || []); saved.current = JSON.stringify(d);
+      setWf(w); setDraft(d); setErrors(w.errors || []); saved.current = JSON.stringify(d); setGeneration((g) => g + 1);
       setConflict(null); setSaveError(null);
     } catch (e) { setLoadError(e); }
   };
@@ -176,7 +177,7 @@ export function EditorPage() {
     const gone = tasks[i].name;
     update({ tasks: tasks.filter((_, j) => j !== i).map((t) => ({ ...t, depends_on: (t.depends_on || []).filter((d) => d !== gone),
       map_over: t.map_over === gone ? null : t.map_over })) });
-    setSelected(Math.max(0, i - 1)); setDialog(null);
+    setSelected(Math.max(0, i - 1)); setDialog(null); setGeneration((g) => g + 1);
   };
   const cycle = cycleEdges(errors);
   const taskErrorCount = (i) => errorsAt(errors, `tasks[${i}]`).length;
@@ -204,7 +205,7 @@ export function EditorPage() {
             Your changes are not saved.</span>
           <div class="mlops-banner-actions">
             <button type="button" onClick={() => setDialog({ kind: "conflict-diff" })}>Show diff</button>
-            <button type="button" onClick={() => { setDraft(toDraft(conflict)); saved.current = JSON.stringify(toDraft(conflict)); setWf(conflict); setConflict(null); }}>Reload (discard mine)</button>
+            <button type="button" onClick={() => { setDraft(toDraft(conflict)); saved.current = JSON.stringify(toDraft(conflict)); setWf(conflict); setConflict(null); setGeneration((g) => g + 1); }}>Reload (discard mine)</button>
             <button type="button" class="danger" onClick={() => save(conflict)}>Save mine over it</button>
           </div>
         </div>
@@ -236,7 +237,7 @@ export function EditorPage() {
               <ul class="mlops-task-list" aria-label="Tasks">
                 {tasks.map((t, i) => (
                   <li key={i}>
-                    <button type="button" class={i === sel ? "active" : ""} aria-current={i === sel ? "true" : undefined}
+                    <button type="button" class={i === sel ? "active" : ""} aria-current={i === sel ? "true" : undefined} data-task-button={t.name}
                             onClick={() => setSelected(i)}>
                       {t.name || <i>unnamed</i>}{taskErrorCount(i) ? <span class="mlops-dot" aria-label="has errors" /> : null}
                     </button>
@@ -244,7 +245,7 @@ export function EditorPage() {
                 ))}
                 {!readOnly && <li><button type="button" class="mlops-add" onClick={addTask}>+ Add task</button></li>}
               </ul>
-              {tasks[sel] && <TaskForm key={sel} index={sel} task={tasks[sel]} tasks={tasks} errors={errors} readOnly={readOnly}
+              {tasks[sel] && <TaskForm key={`${sel}:${generation}`} index={sel} task={tasks[sel]} tasks={tasks} errors={errors} readOnly={readOnly}
                                        setTask={setTask} renameTask={renameTask} onSave={() => save()}
                                        onRemove={() => setDialog({ kind: "remove", index: sel })} />}
             </div>
@@ -253,7 +254,7 @@ export function EditorPage() {
         <aside class="mlops-editor-side">
           <h2>Task graph</h2>
           <div class="mlops-graph-box" id="mlops-editor-graph">
-            <TaskGraph tasks={tasks} errors={errors} selected={tasks[sel] && tasks[sel].name}
+            <TaskGraph tasks={tasks} errors={errors} direction="TB" selected={tasks[sel] && tasks[sel].name}
                        onSelect={(name) => { setSelected(tasks.findIndex((t) => t.name === name)); setTab("tasks"); }} />
           </div>
           {cycle.edges.size > 0 && <p class="mlops-error" role="alert">Dependency cycle (marked in red).</p>}

@@ -27,7 +27,7 @@ export function RunsPage() {
   // Live: refresh while the page is open (states, durations, task states); #9 brings a push channel.
   usePoll(async () => reload(), LIVE_MS, [id, JSON.stringify(filters), offset]);
 
-  const toggle = (runId, on) => setPicked(on ? [...picked, runId].slice(-10) : picked.filter((x) => x !== runId));
+  const toggle = (runId, on) => setPicked((now) => (on ? [...now.filter((x) => x !== runId), runId].slice(-10) : now.filter((x) => x !== runId)));
   const items = page ? page.items : [];
   const title = id ? `Runs${wf ? ` of ${wf.name}` : ""}` : "All runs";
   const crumbs = id ? <Fragment><Link href="/">Workflows</Link> / <Link href={`/workflows/${enc(id)}`}>{wf ? wf.name : "…"}</Link> / Runs</Fragment> : null;

@@ -97,7 +97,7 @@ function InstantiateDialog({ template, onClose }) {
   };
   return (
     <Dialog title={`New workflow from ${template.name}`} onClose={onClose} wide>
-      <form onSubmit={submit} class="mlops-instantiate-form">
+      <form onSubmit={submit} class="mlops-instantiate-form" noValidate>
         <Field label="Workflow name" error={errors.__name} hint="becomes the Airflow DAG id: letters, digits, _ . -">
           <input type="text" value={name} required onInput={(e) => { setName(e.target.value); setErrors({ ...errors, __name: undefined }); }} />
         </Field>

@@ -50,7 +50,7 @@ export function TriggerDialog({ workflow, onClose, onTriggered, initial, rerunOf
 
   return (
     <Dialog title={`${rerunOf ? "Re-run" : "Trigger"} ${workflow.name}`} onClose={onClose} wide>
-      <form onSubmit={submit} class="mlops-trigger-form">
+      <form onSubmit={submit} class="mlops-trigger-form" noValidate>
         {presets && presets.items.length > 0 && (
           <Field label="Preset">
             <select onChange={(e) => applyPreset(e.target.value)}>

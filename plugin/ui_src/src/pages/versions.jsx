@@ -34,7 +34,8 @@ export function VersionsPage() {
   const crumbs = <Fragment><Link href="/">Workflows</Link> / <Link href={`/workflows/${enc(id)}`}>{wf ? wf.name : "…"}</Link> / Versions</Fragment>;
   return (
     <Layout active="workflows" title={`Versions${wf ? ` of ${wf.name}` : ""}`} crumbs={crumbs}
-            actions={<Link class="button" href={`/workflows/${enc(id)}`}>Open editor</Link>}>
+            actions={<Fragment><Link class="button" href={`/workflows/${enc(id)}`}>Open editor</Link>
+              <Link class="button" href={`/workflows/${enc(id)}/runs`}>Runs</Link></Fragment>}>
       <ErrorBanner error={wfError || error || actionError} onDismiss={actionError ? () => setActionError(null) : null} />
       <div class="mlops-versions">
         <table class="mlops-table" id="mlops-versions">
