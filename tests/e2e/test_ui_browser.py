@@ -321,6 +321,47 @@ def test_conflicting_save_is_explained_with_diff_and_reload(e2e, browser, site):
     banner.get_by_role("button", name="Reload (discard mine)").click()
     expect(page.get_by_label("Description")).to_have_value("their description")
     expect(page.locator("#mlops-save-status")).to_have_text("Saved · v2")
+
+    # Restore v1 from the history, confirmed in the page (confirm() does nothing in Airflow's iframe).
+    page.get_by_role("link", name="Versions").click()
+    page.locator("#mlops-versions tr[data-version='1']").get_by_role("button", name="Restore").click()
+    confirm = page.get_by_role("dialog", name="Restore version 1?")
+    confirm.get_by_role("button", name="Restore v1").click()
+    expect(page.locator("#mlops-versions tr[data-version='3']")).to_contain_text("restored from v1")
+    restored = site["admin"].ok("GET", f"/workflows/{wf['id']}")
+    assert restored["version"] == 3 and restored["description"] == wf["description"]
+    s.close()
+
+
+def test_new_workflow_with_a_typed_parameter_schema(e2e, browser, site):
+    from playwright.sync_api import expect
+
+    s = login(browser, site, "user1")
+    page = s.open("/workflows/new")
+    expect(page.locator("[data-task-button='start']")).to_be_visible()
+    page.get_by_role("tab", name=re.compile("Settings")).click()
+    expect(page.locator(".mlops-settings .mlops-error")).to_contain_text("name")  # empty name, shown at the field
+    name = unique("ui_new")
+    page.get_by_label("Name (the Airflow DAG id)").fill(name)
+    page.get_by_role("tab", name=re.compile("Parameters")).click()
+    page.get_by_role("button", name="+ Add parameter").click()
+    param = page.locator("fieldset.mlops-param").first
+    param.get_by_label("Name", exact=True).fill("alpha")
+    param.get_by_label("Type").select_option("number")
+    param.get_by_label("Minimum").fill("0")
+    param.get_by_label("Maximum").fill("1")
+    param.get_by_label("Default").fill("5")
+    expect(param.locator(".mlops-error")).to_contain_text("default does not fit")
+    param.get_by_label("Default").fill("0.5")
+    param.get_by_label("Description").fill("learning rate")
+    expect(param.locator(".mlops-error")).to_have_count(0)
+    page.get_by_role("button", name="Create").click()
+    page.wait_for_url(re.compile(r".*/pluginsv2/mlops/workflows/[0-9a-f-]{36}$"))
+    expect(page.locator("#mlops-save-status")).to_have_text("Saved · v1")
+    created = site["admin"].ok("GET", f"/workflows?q={name}")["items"][0]
+    assert created["params"]["alpha"] == {**created["params"]["alpha"], "type": "number", "default": 0.5,
+                                          "minimum": 0, "maximum": 1, "description": "learning rate"}
+    assert created["created_by"] == "user1" and [t["name"] for t in created["tasks"]] == ["start"]
     s.close()
 
 
@@ -350,7 +391,14 @@ def test_theme_follows_airflow_live_and_every_page_is_captured(e2e, browser, sit
     for run in runs:
         e2e.api.wait_run(wf["name"], run["dag_run_id"], timeout=RUN_TIMEOUT_MS / 1000)
 
+    succeeded = admin.ok("GET", "/workflows?last_run_state=success&limit=200")["items"]
+    assert wf["id"] in {w["id"] for w in succeeded} and all(w["last_run"]["state"] == "success" for w in succeeded)
+    assert wf["id"] not in {w["id"] for w in admin.ok("GET", "/workflows?last_run_state=none&limit=200")["items"]}
     s = login(browser, site, "admin")
+    page = s.open(f"/?last_run_state=success&q={wf['name']}")
+    expect(page.locator(f"tr[data-workflow-id='{wf['id']}'] .mlops-state")).to_have_text("success")
+    page.get_by_label("Last run").select_option("failed")
+    expect(page.locator(f"tr[data-workflow-id='{wf['id']}']")).to_have_count(0)
     page = s.page
     # Inside Airflow's UI: the default theme follows the system, live, and an explicit choice wins.
     page.goto(f"{s.base}/plugin/mlops-workflows")

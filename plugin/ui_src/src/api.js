@@ -13,8 +13,8 @@ export class ApiError extends Error {
 
 let csrfToken = boot.csrf;
 
-async function send(method, path, body, retried) {
-  const headers = { Accept: "application/json" };
+async function send(method, path, body, retried, extra) {
+  const headers = { Accept: "application/json", ...(extra || {}) };
   const init = { method, credentials: "same-origin", headers };
   if (method !== "GET") headers["X-CSRFToken"] = csrfToken;
   if (body !== undefined) {
@@ -30,7 +30,7 @@ async function send(method, path, body, retried) {
   if (!retried && resp.status === 403 && method !== "GET" && /csrf/i.test(JSON.stringify(data))) {
     const fresh = await send("GET", "/csrf-token");
     csrfToken = fresh.csrf_token || csrfToken;
-    return send(method, path, body, true);
+    return send(method, path, body, true, extra);
   }
   throw new ApiError(resp.status, typeof data === "object" ? data : { detail: String(data).slice(0, 300) });
 }
@@ -38,6 +38,8 @@ async function send(method, path, body, retried) {
 export const api = {
   get: (path) => send("GET", path),
   post: (path, body) => send("POST", path, body === undefined ? {} : body),
+  /** A write based on what the caller saw: 409 if the object changed since (optimistic concurrency). */
+  postIfMatch: (path, revision) => send("POST", path, {}, false, { "If-Match": `"${revision}"` }),
   put: (path, body) => send("PUT", path, body),
   patch: (path, body) => send("PATCH", path, body),
   del: (path) => send("DELETE", path),

@@ -25,7 +25,7 @@ export function VersionsPage() {
 
   const doRestore = async () => {
     try {
-      const result = await api.post(`/versions/${enc(restore.id)}/restore`, { revision: wf.revision });
+      const result = await api.postIfMatch(`/versions/${enc(restore.id)}/restore`, wf.revision);
       setRestore(null); showToast(`Restored v${restore.number} as version ${result.version}`);
       reloadWf(); reload(); setPair(null);
     } catch (e) { setRestore(null); setActionError(e); }
