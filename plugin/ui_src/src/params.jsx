@@ -1,6 +1,7 @@
 // A form generated from a workflow's (or template's) typed parameters: the right control per type,
 // with the bounds, choices and description of each; values come back typed.
 import { h } from "preact";
+import { useState } from "preact/hooks";
 import { Field, fmtValue } from "./ui.jsx";
 
 export function initialValues(params, given) {
@@ -100,4 +101,32 @@ export function ParamsForm({ params, values, texts, errors, onChange, disabled, 
       })}
     </div>
   );
+}
+
+/** State of a typed parameters form: values, raw texts of fields being typed, per-field errors. */
+export function useParamsForm(params, initial) {
+  const [values, setValues] = useState(() => initialValues(params, initial));
+  const [texts, setTexts] = useState({});
+  const [errors, setErrors] = useState({});
+  const onChange = (name, value, text) => {
+    setValues({ ...values, [name]: value });
+    setTexts(text === undefined ? Object.fromEntries(Object.entries(texts).filter(([k]) => k !== name)) : { ...texts, [name]: text });
+    setErrors({ ...errors, [name]: undefined });
+  };
+  return {
+    values, texts, errors, onChange, setErrors,
+    reset: (given) => { setValues(initialValues(params, given)); setTexts({}); setErrors({}); },
+    /** Check before sending; true when the form may be sent. */
+    check: () => { const found = paramErrors(params, values, texts); setErrors(found); return Object.keys(found).length === 0; },
+    /** Show the server's ``params.<name>`` errors at their fields; other paths go to ``other(path, message)``. */
+    showServerErrors: (err, other) => {
+      const byField = {};
+      for (const fe of err.errors || []) {
+        const m = /^params\.([^.[]+)/.exec(fe.path);
+        if (m) byField[m[1]] = fe.message;
+        else if (other) other(byField, fe);
+      }
+      setErrors(byField);
+    },
+  };
 }

@@ -6,7 +6,7 @@ import { api, query, enc } from "../api.js";
 import { perms } from "../boot.js";
 import { Layout, go, Dialog, Field, ErrorBanner, useLoad } from "../ui.jsx";
 import { TaskGraph } from "../graph.jsx";
-import { ParamsForm, initialValues, paramErrors } from "../params.jsx";
+import { ParamsForm, useParamsForm } from "../params.jsx";
 
 const CATEGORIES = ["general", "ml_training", "data_pipeline", "inference", "tuning", "monitoring"];
 const label = (c) => c.replace(/_/g, " ");
@@ -66,44 +66,32 @@ export function TemplatesPage() {
 function InstantiateDialog({ template, onClose }) {
   const params = template.spec.params || {};
   const [name, setName] = useState(template.name.toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^_+|_+$/g, ""));
-  const [values, setValues] = useState(() => initialValues(params));
-  const [texts, setTexts] = useState({});
-  const [errors, setErrors] = useState({});
+  const form = useParamsForm(params);
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
-  const onChange = (k, v, text) => {
-    setValues({ ...values, [k]: v });
-    if (text !== undefined) setTexts({ ...texts, [k]: text });
-    setErrors({ ...errors, [k]: undefined });
-  };
   const submit = async (e) => {
     e.preventDefault();
-    const found = paramErrors(params, values, texts);
-    setErrors(found);
-    if (Object.keys(found).length) return;
+    if (!form.check()) return;
     setBusy(true); setError(null);
     try {
-      const wf = await api.post(`/templates/${enc(template.id)}/instantiate`, { workflow_name: name, params: values });
+      const wf = await api.post(`/templates/${enc(template.id)}/instantiate`, { workflow_name: name, params: form.values });
       go(`/workflows/${enc(wf.id)}`);
     } catch (err) {
-      const byField = {};
-      for (const fe of err.errors || []) {
-        const m = /^params\.([^.[]+)/.exec(fe.path);
-        if (m) byField[m[1]] = fe.message;
-        else if (fe.path === "workflow_name" || fe.path === "name") byField.__name = fe.message;
-      }
-      setErrors(byField); setError(err); setBusy(false);
+      form.showServerErrors(err, (byField, fe) => {
+        if (fe.path === "workflow_name" || fe.path === "name") byField.__name = fe.message;
+      });
+      setError(err); setBusy(false);
     }
   };
   return (
     <Dialog title={`New workflow from ${template.name}`} onClose={onClose} wide>
       <form onSubmit={submit} class="mlops-instantiate-form" noValidate>
-        <Field label="Workflow name" error={errors.__name} hint="becomes the Airflow DAG id: letters, digits, _ . -">
-          <input type="text" value={name} required onInput={(e) => { setName(e.target.value); setErrors({ ...errors, __name: undefined }); }} />
+        <Field label="Workflow name" error={form.errors.__name} hint="becomes the Airflow DAG id: letters, digits, _ . -">
+          <input type="text" value={name} required onInput={(e) => { setName(e.target.value); form.setErrors({ ...form.errors, __name: undefined }); }} />
         </Field>
         <fieldset>
           <legend>Parameter defaults</legend>
-          <ParamsForm params={params} values={values} texts={texts} errors={errors} onChange={onChange} idPrefix="tpl" />
+          <ParamsForm params={params} values={form.values} texts={form.texts} errors={form.errors} onChange={form.onChange} idPrefix="tpl" />
         </fieldset>
         {error && <ErrorBanner error={error} />}
         <div class="mlops-dialog-foot">

@@ -4,47 +4,33 @@ import { h, Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { api, enc } from "../api.js";
 import { Dialog, Field, ErrorBanner, useLoad } from "../ui.jsx";
-import { ParamsForm, initialValues, paramErrors } from "../params.jsx";
+import { ParamsForm, useParamsForm } from "../params.jsx";
 
 export function TriggerDialog({ workflow, onClose, onTriggered, initial, rerunOf }) {
   const params = workflow.params || {};
-  const [values, setValues] = useState(() => initialValues(params, initial));
-  const [texts, setTexts] = useState({});
+  const form = useParamsForm(params, initial);
   const [description, setDescription] = useState("");
   const [unpause, setUnpause] = useState(!workflow.active);
-  const [errors, setErrors] = useState({});
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const [presets] = useLoad(() => api.get(`/workflows/${enc(workflow.id)}/presets`), [workflow.id]);
 
-  const onChange = (name, value, text) => {
-    setValues({ ...values, [name]: value });
-    setTexts(text === undefined ? Object.fromEntries(Object.entries(texts).filter(([k]) => k !== name)) : { ...texts, [name]: text });
-    setErrors({ ...errors, [name]: undefined });
-  };
   const applyPreset = (name) => {
     const preset = presets && presets.items.find((p) => p.name === name);
-    if (preset) { setValues(initialValues(params, preset.params)); setTexts({}); }
+    if (preset) form.reset(preset.params);
   };
 
   const submit = async (e) => {
     e.preventDefault();
-    const found = paramErrors(params, values, texts);
-    setErrors(found);
-    if (Object.keys(found).length) return;
+    if (!form.check()) return;
     setBusy(true); setError(null);
     try {
       const run = rerunOf
-        ? await api.post(`/jobs/${enc(rerunOf)}/rerun`, { params: values, description })
-        : await api.post(`/jobs/trigger/${enc(workflow.id)}`, { params: values, description, unpause });
+        ? await api.post(`/jobs/${enc(rerunOf)}/rerun`, { params: form.values, description })
+        : await api.post(`/jobs/trigger/${enc(workflow.id)}`, { params: form.values, description, unpause });
       onTriggered(run);
     } catch (err) {
-      const byField = {};
-      for (const fe of err.errors || []) {
-        const m = /^params\.([^.[]+)/.exec(fe.path);
-        if (m) byField[m[1]] = fe.message;
-      }
-      setErrors(byField); setError(err); setBusy(false);
+      form.showServerErrors(err); setError(err); setBusy(false);
     }
   };
 
@@ -61,7 +47,7 @@ export function TriggerDialog({ workflow, onClose, onTriggered, initial, rerunOf
         )}
         <fieldset>
           <legend>Parameters</legend>
-          <ParamsForm params={params} values={values} texts={texts} errors={errors} onChange={onChange} idPrefix="trigger" />
+          <ParamsForm params={params} values={form.values} texts={form.texts} errors={form.errors} onChange={form.onChange} idPrefix="trigger" />
         </fieldset>
         <Field label="Description" hint="Shown with the run here and as its note in Airflow.">
           <textarea rows="2" maxLength={1000} value={description} onInput={(e) => setDescription(e.target.value)} />
