@@ -84,18 +84,20 @@ def _plain(value: Any) -> Any:
         return value
 
 
-def pinned_version(workflow_id: str, built_version: int, context: dict[str, Any]) -> int:
-    dag_run = context.get("dag_run")
-    conf = getattr(dag_run, "conf", None) or {}
-    pin = conf.get(PIN_CONF_KEY)
+def version_for(workflow_id: str, conf: Any, run_after: datetime | None) -> int | None:
+    """The version a run executes: the pin ``__mlops__.version`` in its conf, else the version in effect at
+    its ``run_after``; ``None`` when neither tells. The one statement of the rule: tasks, run records and the
+    version-delete guard all call it."""
+    pin = conf.get(PIN_CONF_KEY) if isinstance(conf, dict) else None
     if isinstance(pin, dict) and isinstance(pin.get("version"), int):
         return pin["version"]
-    run_after: datetime | None = getattr(dag_run, "run_after", None)
-    if run_after is not None:
-        number = store.version_in_effect(workflow_id, run_after)
-        if number is not None:
-            return number
-    return built_version
+    return store.version_in_effect(workflow_id, run_after) if run_after is not None else None
+
+
+def pinned_version(workflow_id: str, built_version: int, context: dict[str, Any]) -> int:
+    dag_run = context.get("dag_run")
+    number = version_for(workflow_id, getattr(dag_run, "conf", None) or {}, getattr(dag_run, "run_after", None))
+    return built_version if number is None else number
 
 
 def user_params(params: Any) -> dict[str, Any]:

@@ -24,9 +24,8 @@ from airflow_mlops.services.diff import diff_specs
 from airflow_mlops.services.errors import Conflict, InvalidInput, NotFound
 from airflow_mlops.services.templates import check_param_values
 from airflow_mlops.services.workflows import Page
-from airflow_mlops_dag_factory import store
 from airflow_mlops_dag_factory.errors import FieldError
-from airflow_mlops_dag_factory.runtime import PIN_CONF_KEY, user_params
+from airflow_mlops_dag_factory.runtime import PIN_CONF_KEY, user_params, version_for
 from airflow_mlops_dag_factory.spec import WorkflowSpec
 
 OBJECT_TYPE = "run"
@@ -194,12 +193,8 @@ def sync_airflow_runs(workflow_id: str | None = None) -> int:
 
 
 def _version_of(workflow_id: str, run: airflow_dags.AirflowRun) -> int:
-    """The version the runtime executed for this run: the same rule as ``runtime.pinned_version``."""
-    pin = run.conf.get(PIN_CONF_KEY) if isinstance(run.conf, dict) else None
-    if isinstance(pin, dict) and isinstance(pin.get("version"), int):
-        return pin["version"]
-    number = store.version_in_effect(workflow_id, run.run_after) if run.run_after else None
-    return number or workflows.get_workflow(workflow_id).version
+    """The version the runtime executed for this run (``runtime.version_for``, the rule tasks follow)."""
+    return version_for(workflow_id, run.conf, run.run_after) or workflows.get_workflow(workflow_id).version
 
 
 def _params_used(session: Session, workflow_id: str, number: int, conf: dict[str, Any]) -> dict[str, Any]:

@@ -391,17 +391,9 @@ def delete_version(workflow_id: str, number: int, actor: Actor) -> None:
 
 def _versions_run_in_airflow(workflow_id: str, dag_id: str) -> list[int | None]:
     """The version each Airflow run of this workflow executed, by the runtime's own pinning rule."""
-    from airflow_mlops_dag_factory import store
-    from airflow_mlops_dag_factory.runtime import PIN_CONF_KEY
+    from airflow_mlops_dag_factory.runtime import version_for
 
-    used = []
-    for conf, run_after in airflow_dags.run_pins(dag_id):
-        pin = conf.get(PIN_CONF_KEY) if isinstance(conf, dict) else None
-        if isinstance(pin, dict) and isinstance(pin.get("version"), int):
-            used.append(pin["version"])
-        elif run_after is not None:
-            used.append(store.version_in_effect(workflow_id, run_after))
-    return used
+    return [version_for(workflow_id, conf, run_after) for conf, run_after in airflow_dags.run_pins(dag_id)]
 
 
 # -- helpers -----------------------------------------------------------------------------------------
