@@ -25,10 +25,11 @@ class MLOpsPlugin(AirflowPlugin):
     flask_blueprints = [blueprint]
     appbuilder_views = [{"view": MLOpsPagesView()}]  # no "name": no extra "Legacy Views" nav entry
     # Entries in Airflow's own navigation (Plugins -> MLOps -> ...), each shown as an iframe page; the pages
-    # link to each other (editor, versions, audit log) inside that iframe.
+    # link to each other (editor, versions, runs) inside that iframe. Airflow shows plugin menus to every role
+    # that can read "Plugins", so a role without the audit permission gets the plain 403 page there.
     external_views = [
         {"name": name, "href": f"/pluginsv2/mlops/{path}", "category": "MLOps", "url_route": f"mlops-{route}",
          "destination": "nav"}
         for name, path, route in (("Workflows", "", "workflows"), ("Templates", "templates", "templates"),
-                                  ("Runs", "runs", "runs"))
+                                  ("Runs", "runs", "runs"), ("Audit log", "audit", "audit"))
     ]
