@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip
 CONSTRAINTS := airflow_config/constraints.txt
 PORT ?= 8080
 
-.PHONY: run test install install-test chromium bench clean
+.PHONY: run test install install-test chromium ui bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ chromium:
 # A basetemp of its own: pytest prunes old temp dirs, which must never hit another checkout's running tests.
 test: install-test chromium
 	cd tests && ../$(BIN)/python -m pytest --basetemp=../.pytest-tmp $(PYTEST_ARGS)
+
+# Rebuild the pages' script from plugin/ui_src (needs Node.js + npm); the result is committed.
+ui:
+	cd plugin/ui_src && npm ci --no-audit --no-fund && npm run build
 
 bench: install-test
 	$(BIN)/python bench/bench_versions.py
