@@ -405,10 +405,15 @@ def test_theme_follows_airflow_live_and_every_page_is_captured(e2e, browser, sit
     app = page.frame_locator("iframe")
     expect(app.locator("h1")).to_have_text("Workflows")
     shoot(page, "airflow-nav-workflows", theme_target=app)
-    page.evaluate("localStorage.setItem('theme', 'dark')")
-    page.reload()
-    expect(page.frame_locator("iframe").locator("html")).to_have_attribute("data-theme", "dark")
-    page.evaluate("localStorage.removeItem('theme')")
+    # The user's own choice in Airflow (User -> Appearance) is followed live, without reloading the page.
+    for choice, expected in (("Dark Mode", "dark"), ("Light Mode", "light"), ("Follow System Setting", "light")):
+        page.get_by_role("button", name="User").click()
+        page.get_by_role("menuitem", name="Appearance").click()
+        page.get_by_role("menuitemradio", name=choice).click()
+        expect(app.locator("html")).to_have_attribute("data-theme", expected)
+    page.emulate_media(color_scheme="dark")  # back on "follow system": the OS switch is followed again
+    expect(app.locator("html")).to_have_attribute("data-theme", "dark")
+    page.emulate_media(color_scheme="light")
 
     pages = {
         "workflows": "/", "editor": f"/workflows/{wf['id']}", "versions": f"/workflows/{wf['id']}/versions",
