@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 URL_PREFIX = "/mlops/api/v1"
 blueprint = Blueprint("mlops_api", __name__, url_prefix=URL_PREFIX)
 api = Api(blueprint)
-MAX_MESSAGE = 1000  # version messages
 
 PAGING = [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": inputs.MAX_LIMIT}},
           {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": inputs.MAX_INT}}]
@@ -101,8 +100,9 @@ def _workflow_document(body: dict[str, Any]) -> _Document:
     active, message = body.get("active"), body.get("message")
     if active is not None and not isinstance(active, bool):
         raise ApiError(400, "invalid field", [FieldError("active", "must be true or false")])
-    if message is not None and (not isinstance(message, str) or len(message) > MAX_MESSAGE):
-        raise ApiError(400, "invalid field", [FieldError("message", f"must be text of at most {MAX_MESSAGE} characters")])
+    if message is not None and (not isinstance(message, str) or len(message) > schemas.MAX_MESSAGE):
+        raise ApiError(400, "invalid field",
+                       [FieldError("message", f"must be text of at most {schemas.MAX_MESSAGE} characters")])
     spec = {k: v for k, v in body.items()
             if k not in schemas.READ_ONLY_WORKFLOW_FIELDS | {"active", "revision", "message"}}
     return _Document(spec, active, body.get("revision"), message or "")

@@ -27,13 +27,16 @@ class Problem(_Out):
     errors: list[FieldErrorOut] = Field(default_factory=list)
 
 
+MAX_MESSAGE = 1000  # characters of a version message
+
+
 class WorkflowIn(WorkflowSpec):
     """A workflow document as clients send it: the spec, plus ``active`` and optionally the ``revision``
     it was based on. Read-only fields returned by GET may be sent back and are ignored."""
 
     active: bool | None = None
     revision: int | None = None
-    message: str | None = Field(None, max_length=1000, description="version message, kept with the new version")
+    message: str | None = Field(None, max_length=MAX_MESSAGE, description="version message, kept with the new version")
 
 
 READ_ONLY_WORKFLOW_FIELDS = frozenset({

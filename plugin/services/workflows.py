@@ -170,10 +170,12 @@ def list_workflows(
         rows = list(session.scalars(query))
         if tag:  # tags are a JSON list: filtered here, portable across backends
             rows = [w for w in rows if tag in (w.tags or [])]
-        last = airflow_dags.latest_runs([w.name for w in rows]) if rows else {}
-        if last_run_state:
+        if last_run_state:  # the state lives in Airflow: every candidate's newest run is needed to filter
+            last = airflow_dags.latest_runs([w.name for w in rows]) if rows else {}
             rows = [w for w in rows if (last[w.name].state if w.name in last else "none") == last_run_state]
         page = [_record(session, w) for w in rows[offset:offset + limit]]
+        if not last_run_state:  # otherwise only the page's runs are asked for
+            last = airflow_dags.latest_runs([w.name for w in page]) if page else {}
     return Page([_with_last_run(r, last.get(r.name)) for r in page], len(rows), limit, offset)
 
 

@@ -36,9 +36,9 @@ function diagnosticsFor(doc, errors) {
 
 /** Uncontrolled: ``value`` is read when the editor mounts; the parent remounts it (a new ``key``) to load
  * other text. Feeding every keystroke back as a prop races the user's typing. */
-export function CodeEditor({ value, onChange, errors, readOnly, label, onSave }) {
+export function CodeEditor({ value, onChange, errors, readOnly, label }) {
   const host = useRef(null), view = useRef(null), callbacks = useRef({});
-  callbacks.current = { onChange, onSave };
+  callbacks.current = { onChange };
   const theme = useRef(new Compartment()), editable = useRef(new Compartment());
 
   useEffect(() => {

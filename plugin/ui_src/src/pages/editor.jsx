@@ -2,10 +2,10 @@
 // validation shown at the field as you type, save with a version message (Ctrl/Cmd+S), a guard against
 // leaving with unsaved changes, and a conflict (409) explained with reload / diff / keep mine.
 import { h, Fragment } from "preact";
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, enc } from "../api.js";
 import { boot, perms, mayEdit, pageUrl } from "../boot.js";
-import { Layout, Link, go, leaveGuard, Field, ErrorBanner, Confirm, Dialog, StateBadge, useToast, Toast } from "../ui.jsx";
+import { Layout, Link, go, leaveGuard, Field, ErrorBanner, Confirm, Dialog, useToast, Toast } from "../ui.jsx";
 import { CodeEditor } from "../code_editor.jsx";
 import { TaskGraph, cycleEdges } from "../graph.jsx";
 import { SideBySideDiff, specOutline } from "../diffview.jsx";
@@ -105,7 +105,8 @@ export function EditorPage() {
 
   // Unsaved changes: the browser's prompt for reloads/closing; an in-page dialog for links of these pages.
   useEffect(() => {
-    const onBefore = (e) => { if (dirty) { e.preventDefault(); e.returnValue = ""; } };
+    // Not once the user confirmed leaving (or the page navigates itself after a save): the guard is cleared then.
+    const onBefore = (e) => { if (dirty && leaveGuard.current) { e.preventDefault(); e.returnValue = ""; } };
     window.addEventListener("beforeunload", onBefore);
     leaveGuard.current = (url) => {
       if (!dirty) return false;
@@ -246,7 +247,7 @@ export function EditorPage() {
                 {!readOnly && <li><button type="button" class="mlops-add" onClick={addTask}>+ Add task</button></li>}
               </ul>
               {tasks[sel] && <TaskForm key={`${sel}:${generation}`} index={sel} task={tasks[sel]} tasks={tasks} errors={errors} readOnly={readOnly}
-                                       setTask={setTask} renameTask={renameTask} onSave={() => save()}
+                                       setTask={setTask} renameTask={renameTask}
                                        onRemove={() => setDialog({ kind: "remove", index: sel })} />}
             </div>
           )}
@@ -313,7 +314,7 @@ function ConflictDiff({ theirs, mine, version }) {
   );
 }
 
-function TaskForm({ index, task, tasks, errors, readOnly, setTask, renameTask, onRemove, onSave }) {
+function TaskForm({ index, task, tasks, errors, readOnly, setTask, renameTask, onRemove }) {
   const p = `tasks[${index}]`;
   const others = tasks.filter((t, j) => j !== index && t.name);
   const deps = task.depends_on || [];
@@ -366,7 +367,7 @@ function TaskForm({ index, task, tasks, errors, readOnly, setTask, renameTask, o
       <div class={`mlops-field${errorsAt(errors, `${p}.code`).length ? " has-error" : ""}`}>
         <span class="mlops-label" id={`code-label-${index}`}>Code (Python; the body of a function)</span>
         <CodeEditor value={task.code} readOnly={readOnly} errors={errorsAt(errors, `${p}.code`)} label={`Code of task ${task.name}`}
-                    onChange={(code) => setTask(index, { code })} onSave={onSave} />
+                    onChange={(code) => setTask(index, { code })} />
         {firstMessage(errors, `${p}.code`) && <div class="mlops-error" role="alert" data-code-error>{firstMessage(errors, `${p}.code`)}</div>}
       </div>
       {!readOnly && <button type="button" class="danger-text" onClick={onRemove}>Remove task</button>}
@@ -438,7 +439,7 @@ function ParamRow({ index, param, errors, readOnly, set, remove }) {
     if (text === "") return null;
     if (type === "string") return text;
     if (type === "boolean") return text === "true";
-    try { return JSON.parse(text); } catch (e) { return type === "enum" ? text : text; }
+    try { return JSON.parse(text); } catch (e) { return text; }
   };
   const other = errors.filter((x) => !/\.(name|type|default|description|minimum|maximum|enum|required)$/.test(x.path));
   return (
