@@ -10,6 +10,9 @@ import pendulum
 from airflow.providers.standard.operators.python import BranchPythonOperator, PythonOperator
 from airflow.sdk import DAG, Param
 
+from airflow_mlops_dag_factory.notifications.callbacks import RetryNotification, RunNotification
+from airflow_mlops_dag_factory.notifications.channels import channels_for
+from airflow_mlops_dag_factory.notifications.report import record_task_error
 from airflow_mlops_dag_factory.params import param_schema
 from airflow_mlops_dag_factory.runtime import run_task
 from airflow_mlops_dag_factory.spec import ParamSpec, TaskSpec, WorkflowSpec
@@ -47,6 +50,7 @@ def build_dag(workflow: StoredWorkflow) -> DAG:
     }
     if spec.execution_timeout_seconds:
         default_args["execution_timeout"] = timedelta(seconds=spec.execution_timeout_seconds)
+    default_args.update(_task_callbacks(workflow))
     dag = DAG(
         dag_id=spec.name,
         description=spec.description.splitlines()[0][:200] if spec.description else None,
@@ -59,6 +63,7 @@ def build_dag(workflow: StoredWorkflow) -> DAG:
         default_args=default_args,
         is_paused_upon_creation=not workflow.active,
         access_control=ACCESS_CONTROL,
+        **_run_callbacks(workflow),
     )
     operators: dict[str, PythonOperator] = {}
     for task in _upstream_first(spec):
@@ -67,6 +72,25 @@ def build_dag(workflow: StoredWorkflow) -> DAG:
         for upstream in task.depends_on:
             operators[upstream] >> operators[task.name]
     return dag
+
+
+def _run_callbacks(workflow: StoredWorkflow) -> dict[str, RunNotification]:
+    """DAG-level callbacks, only for events with channels: Airflow sends one request per finished run."""
+    callbacks = {}
+    for event, argument in (("on_failure", "on_failure_callback"), ("on_success", "on_success_callback")):
+        if channels := channels_for(workflow.spec.notifications, event):
+            callbacks[argument] = RunNotification(workflow.workflow_id, workflow.version, event, channels)
+    return callbacks
+
+
+def _task_callbacks(workflow: StoredWorkflow) -> dict:
+    """Task-level callbacks: retry messages, and each failed task's error kept for the run's failure message."""
+    callbacks: dict = {}
+    if channels := channels_for(workflow.spec.notifications, "on_retry"):
+        callbacks["on_retry_callback"] = RetryNotification(workflow.workflow_id, workflow.version, "on_retry", channels)
+    if channels_for(workflow.spec.notifications, "on_failure"):
+        callbacks["on_failure_callback"] = record_task_error
+    return callbacks
 
 
 def _upstream_first(spec: WorkflowSpec) -> list[TaskSpec]:

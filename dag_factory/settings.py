@@ -54,6 +54,49 @@ OPTIONS: tuple[Option, ...] = (
         type="integer",
     ),
     Option(
+        "slack_webhook_conn_id", "slack_default",
+        "Slack incoming-webhook connection used by ``slack_webhook`` notification channels that name none.",
+    ),
+    Option(
+        "slack_conn_id", "slack_api_default",
+        "Slack Web API (bot token) connection used by ``slack`` notification channels that name none.",
+    ),
+    Option(
+        "smtp_conn_id", "smtp_default",
+        "SMTP connection used by ``email`` notification channels that name none.",
+    ),
+    Option(
+        "email_from", "",
+        "Sender address of notification emails. Empty means the SMTP connection's ``from_email`` extra.",
+        "mlops-alerts@example.com",
+    ),
+    Option(
+        "default_events", "on_failure",
+        "Comma-separated events (on_failure, on_success, on_retry) for which the default channels below are "
+        "notified, for every workflow that keeps ``notifications.use_defaults`` on.",
+    ),
+    Option(
+        "default_slack_webhook", "",
+        "Id of a Slack incoming-webhook connection notified by default. Empty: none.",
+        "slack_ml_alerts",
+    ),
+    Option(
+        "default_slack_channel", "",
+        "Slack channel notified by default through the Web API connection ``slack_conn_id``. Empty: none.",
+        "#ml-alerts",
+    ),
+    Option(
+        "default_email_to", "",
+        "Comma-separated addresses emailed by default through ``smtp_conn_id``. Empty: none.",
+        "ml-team@example.com",
+    ),
+    Option(
+        "notification_timeout", "20",
+        "Seconds all channels of one notification may take together; a slower or failing channel is logged "
+        "and given up, and never changes the task's or run's outcome.",
+        type="integer",
+    ),
+    Option(
         "db_connect_timeout", "10",
         "Seconds the DAG loader waits for the plugin database before serving the cached specs.",
         type="integer",

@@ -69,6 +69,44 @@ class TaskSpec(_StrictModel):
     trigger_rule: TriggerRule | None = None
 
 
+NotificationEvent = Literal["on_failure", "on_success", "on_retry"]
+EVENTS: tuple[NotificationEvent, ...] = ("on_failure", "on_success", "on_retry")
+ChannelType = Literal["slack_webhook", "slack", "email"]
+MAX_CHANNELS = 20
+MAX_RECIPIENTS = 50
+
+
+class ChannelSpec(_StrictModel):
+    """Where one notification goes. Secrets are never here: only the id of an Airflow Connection.
+
+    ``slack_webhook``: an incoming-webhook connection; ``slack``: the Web API (bot token connection) and a
+    ``channel``; ``email``: an SMTP connection and the ``to`` addresses. A missing ``connection_id`` means
+    the ``[mlops]`` default connection for the type.
+    """
+
+    type: ChannelType
+    connection_id: Name | None = None
+    channel: Annotated[str, Field(max_length=250)] | None = None
+    to: Annotated[list[Annotated[str, Field(max_length=320)]], Field(max_length=MAX_RECIPIENTS)] = Field(
+        default_factory=list)
+
+
+Channels = Annotated[list[ChannelSpec], Field(max_length=MAX_CHANNELS)]
+
+
+class NotificationSpec(_StrictModel):
+    """Who hears about a run: on failure and success (once per run), on retry (once per task retry)."""
+
+    on_failure: Channels = Field(default_factory=list)
+    on_success: Channels = Field(default_factory=list)
+    on_retry: Channels = Field(default_factory=list)
+    # Also send to the deployment's default channels ([mlops] default_* options) for their events.
+    use_defaults: bool = True
+
+    def channels(self, event: NotificationEvent) -> list[ChannelSpec]:
+        return list(getattr(self, event))
+
+
 class WorkflowSpec(_StrictModel):
     """A whole workflow: the name becomes the Airflow dag_id."""
 
@@ -83,6 +121,7 @@ class WorkflowSpec(_StrictModel):
     retry_delay_seconds: NonNegativeInt = 300
     execution_timeout_seconds: NonNegativeInt | None = None
     tasks: Annotated[list[TaskSpec], Field(max_length=MAX_TASKS)] = Field(default_factory=list)
+    notifications: NotificationSpec = Field(default_factory=NotificationSpec)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; the stored form of a version."""

@@ -14,7 +14,7 @@ from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 from airflow_mlops_dag_factory.errors import FieldError
 from airflow_mlops_dag_factory.params import BOUND_KEYWORDS, param_schema
-from airflow_mlops_dag_factory.spec import ParamSpec, WorkflowSpec, parse_spec
+from airflow_mlops_dag_factory.spec import EVENTS, ChannelSpec, NotificationSpec, ParamSpec, WorkflowSpec, parse_spec
 from airflow_mlops_dag_factory.usercode import compile_task_code
 
 # Airflow's own rules for dag_id / task_id (airflow.sdk.definitions._internal.node.validate_key).
@@ -26,6 +26,11 @@ PARAM_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SCHEDULE_PRESETS = frozenset(
     {"@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"}
 )
+# A plain address (no display name): what SMTP needs in RCPT TO.
+EMAIL_PATTERN = re.compile(r"^[^@\s,;<>\"']+@[^@\s,;<>\"']+$")
+SLACK_CHANNEL_PATTERN = re.compile(r"^[#@]?[\w.-]{1,80}$")
+# Slack token prefixes: a value like this is a secret typed into the wrong field.
+SECRET_PREFIXES = ("xoxb-", "xoxp-", "xoxa-", "xoxe-", "xapp-", "hooks.slack.com")
 # Names a task's code sees as globals; a task may not take one of them.
 RESERVED_NAMES = frozenset({"params", "context", "upstream", "result", "item", "artifacts", "artifact_root"})
 
@@ -50,6 +55,7 @@ def validate_spec(spec: WorkflowSpec) -> list[FieldError]:
     for name, param in spec.params.items():
         errors += _check_param(name, param)
     errors += _check_tasks(spec)
+    errors += check_notifications(spec.notifications)
     return errors
 
 
@@ -160,6 +166,52 @@ def _check_tasks(spec: WorkflowSpec) -> list[FieldError]:
     cycle = find_cycle({t.name: [d for d in t.depends_on if d in first_index and d != t.name] for t in spec.tasks})
     if cycle:
         errors.append(FieldError(f"tasks[{first_index[cycle[0]]}].depends_on", f"dependency cycle: {' -> '.join(cycle)}"))
+    return errors
+
+
+def check_notifications(notifications: NotificationSpec, prefix: str = "notifications") -> list[FieldError]:
+    """Each channel names a connection (never a secret) and has exactly the fields its type uses."""
+    errors: list[FieldError] = []
+    for event in EVENTS:
+        seen: dict[str, int] = {}
+        for i, channel in enumerate(notifications.channels(event)):
+            path = f"{prefix}.{event}[{i}]"
+            errors += check_channel(channel, path)
+            key = channel.model_dump_json()
+            if key in seen:
+                errors.append(FieldError(path, f"same channel as {prefix}.{event}[{seen[key]}]"))
+            seen.setdefault(key, i)
+    return errors
+
+
+def check_channel(channel: ChannelSpec, path: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    conn_id = channel.connection_id
+    if conn_id is not None:
+        if "://" in conn_id or conn_id.lower().startswith(SECRET_PREFIXES):
+            errors.append(FieldError(f"{path}.connection_id", "looks like a URL or token: give the id of an Airflow "
+                                     "Connection that holds it (Admin -> Connections); secrets are never stored here"))
+        elif not KEY_PATTERN.match(conn_id):
+            errors.append(FieldError(f"{path}.connection_id", f"connection id {conn_id!r} may contain only ASCII "
+                                     "letters, digits, '_', '-' and '.'"))
+    if channel.type == "slack":
+        if not channel.channel:
+            errors.append(FieldError(f"{path}.channel", "a Slack (Web API) channel needs the channel to post to, "
+                                     "e.g. '#ml-alerts' or a channel id"))
+        elif not SLACK_CHANNEL_PATTERN.match(channel.channel):
+            errors.append(FieldError(f"{path}.channel", f"{channel.channel!r} is not a Slack channel name or id"))
+    elif channel.channel is not None:
+        errors.append(FieldError(f"{path}.channel", f"only 'slack' channels take a channel, not {channel.type!r}"))
+    if channel.type == "email":
+        if not channel.to:
+            errors.append(FieldError(f"{path}.to", "an email channel needs at least one recipient"))
+        for j, address in enumerate(channel.to):
+            if not EMAIL_PATTERN.match(address):
+                errors.append(FieldError(f"{path}.to[{j}]", f"{address!r} is not an email address"))
+        if len({a.lower() for a in channel.to}) != len(channel.to):
+            errors.append(FieldError(f"{path}.to", "recipients must be unique"))
+    elif channel.to:
+        errors.append(FieldError(f"{path}.to", f"only 'email' channels take recipients, not {channel.type!r}"))
     return errors
 
 
