@@ -44,6 +44,12 @@ version_table = table(
     column("spec", JSON),
     column("created_at", DateTime(timezone=True)),
 )
+run_table = table(
+    "mlops_run",
+    column("dag_id", String),
+    column("dag_run_id", String),
+    column("description", String),
+)
 
 CACHE_FILE = "specs.json"
 
@@ -190,3 +196,13 @@ def version_in_effect(workflow_id: str, moment: datetime, url: str | None = None
             if created_at <= moment:
                 return number
     return None
+
+
+def run_description(dag_id: str, run_id: str, url: str | None = None) -> str | None:
+    """The description given when the run was triggered through the plugin (``None``: not triggered there).
+
+    Airflow keeps it as the run's note too, but does not hand notes to callbacks.
+    """
+    query = select(run_table.c.description).where(run_table.c.dag_id == dag_id, run_table.c.dag_run_id == run_id)
+    with get_engine(url or settings.database_url()).connect() as conn:
+        return conn.execute(query).scalar_one_or_none()

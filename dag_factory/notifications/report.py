@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
+from airflow_mlops_dag_factory import store
 from airflow_mlops_dag_factory.notifications.message import FailedTask, RunReport
 from airflow_mlops_dag_factory.runtime import user_params, version_for
 from airflow_mlops_dag_factory.spec import NotificationEvent
@@ -31,10 +32,18 @@ def run_path(dag_id: str, run_id: str) -> str:
 
 
 def run_url(dag_id: str, run_id: str) -> str:
+    return airflow_base_url() + run_path(dag_id, run_id)
+
+
+def dag_url(dag_id: str) -> str:
+    return f"{airflow_base_url()}/dags/{quote(dag_id, safe='')}"
+
+
+def airflow_base_url() -> str:
+    """Where people reach Airflow's UI: ``[api] base_url``."""
     from airflow.sdk.configuration import conf
 
-    base = (conf.get("api", "base_url", fallback="") or "http://localhost:8080").rstrip("/")
-    return base + run_path(dag_id, run_id)
+    return (conf.get("api", "base_url", fallback="") or "http://localhost:8080").rstrip("/")
 
 
 def error_summary(exc: BaseException | None) -> str | None:
@@ -59,7 +68,7 @@ def run_report(context: dict[str, Any], event: NotificationEvent, workflow_id: s
     return RunReport(
         event=event, workflow=dag.dag_id, run_id=run_id,
         state="failed" if event == "on_failure" else "success",
-        triggered_by=_trigger(dag_run), description=getattr(dag_run, "note", None) or "",
+        triggered_by=_trigger(dag_run), description=_description(dag.dag_id, run_id, dag_run),
         params=user_params(context.get("params") or conf),
         version=_version(workflow_id, built_version, dag_run),
         duration_seconds=_duration(getattr(dag_run, "start_date", None), getattr(dag_run, "end_date", None)),
@@ -75,7 +84,7 @@ def retry_report(context: dict[str, Any], workflow_id: str, built_version: int) 
     map_index = getattr(ti, "map_index", -1)
     return RunReport(
         event="on_retry", workflow=ti.dag_id, run_id=ti.run_id, state="up_for_retry",
-        triggered_by=_trigger(dag_run), description=getattr(dag_run, "note", None) or "",
+        triggered_by=_trigger(dag_run), description=_description(ti.dag_id, ti.run_id, dag_run),
         params=user_params(context.get("params") or {}),
         version=_version(workflow_id, built_version, dag_run),
         duration_seconds=_duration(getattr(dag_run, "start_date", None), None),
@@ -131,6 +140,16 @@ def _trigger(dag_run: Any) -> str | None:
         return user
     run_type = getattr(dag_run, "run_type", None)
     return str(getattr(run_type, "value", run_type)) if run_type else None
+
+
+def _description(dag_id: str, run_id: str, dag_run: Any) -> str:
+    if note := getattr(dag_run, "note", None):
+        return note
+    try:
+        return store.run_description(dag_id, run_id) or ""
+    except Exception:  # noqa: BLE001 - the plugin database may be unreachable; the message goes out without it
+        log.warning("MLOps: could not read the run's description", exc_info=True)
+        return ""
 
 
 def _version(workflow_id: str, built_version: int, dag_run: Any) -> int:

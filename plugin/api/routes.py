@@ -16,7 +16,7 @@ from airflow_mlops.api import inputs, schemas
 from airflow_mlops.api.auth import authenticated_caller
 from airflow_mlops.api.openapi import Api, json_response
 from airflow_mlops.api.problems import ApiError, from_service_error, problem
-from airflow_mlops.services import audit, portable, runs, templates, workflows
+from airflow_mlops.services import audit, notifications, portable, runs, templates, workflows
 from airflow_mlops.services.errors import ServiceError
 from airflow_mlops_dag_factory.errors import FieldError
 from airflow_mlops_dag_factory.spec import field_errors
@@ -373,6 +373,23 @@ def import_file() -> Response:
         raise ApiError(403, f"user {caller.username!r} lacks {sec.CREATE} on {resource!r}")
     kind, record = portable.import_document(document, caller.actor())
     return json_response(schemas.ImportOut, {"kind": kind, "id": record.id, "name": record.name}, 201)
+
+
+# -- notifications -----------------------------------------------------------------------------------
+@api.route("GET", "/notifications/defaults", summary="The deployment's default notification channels",
+           tag="notifications", response=schemas.NotificationDefaultsOut, permission=(sec.READ, sec.RESOURCE_WORKFLOWS))
+def notification_defaults() -> Response:
+    return json_response(schemas.NotificationDefaultsOut, notifications.defaults())
+
+
+@api.route("POST", "/workflows/{workflow_id}/notifications/test",
+           summary="Send a test notification through the saved workflow's channels for an event",
+           tag="notifications", body=schemas.NotificationTestIn, response=schemas.NotificationTestOut,
+           permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404,))
+def test_notification(workflow_id: str) -> Response:
+    body = _model(schemas.NotificationTestIn, inputs.json_body())
+    result = notifications.send_test(workflow_id, body.event, authenticated_caller().actor())
+    return json_response(schemas.NotificationTestOut, result)
 
 
 # -- runs ("jobs") -----------------------------------------------------------------------------------

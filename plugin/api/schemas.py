@@ -8,7 +8,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from airflow_mlops.services import runs, templates, workflows
-from airflow_mlops_dag_factory.spec import ParamSpec, TaskSpec, WorkflowSpec
+from airflow_mlops_dag_factory.spec import (
+    EVENTS,
+    ChannelSpec,
+    NotificationEvent,
+    NotificationSpec,
+    ParamSpec,
+    TaskSpec,
+    WorkflowSpec,
+)
 
 
 class _Out(BaseModel):
@@ -78,6 +86,7 @@ class WorkflowOut(_Out):
     retry_delay_seconds: int
     execution_timeout_seconds: int | None
     tasks: list[TaskSpec]
+    notifications: NotificationSpec = Field(default_factory=NotificationSpec)
     created_by: str
     created_at: str
     updated_by: str
@@ -209,6 +218,30 @@ class TriggerIn(BaseModel):
     description: str = Field(default="", max_length=1000)
     unpause: bool = False
     preset: str | None = Field(default=None, description="a saved parameter preset; `params` override its values")
+
+
+class NotificationTestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    event: NotificationEvent = Field(default="on_failure", description=f"one of {', '.join(EVENTS)}")
+
+
+class DeliveryOut(_Out):
+    type: str
+    connection_id: str
+    target: str | None = Field(description="the Slack channel or the email recipients")
+    ok: bool
+    error: str | None
+
+
+class NotificationTestOut(_Out):
+    event: NotificationEvent
+    results: list[DeliveryOut]
+
+
+class NotificationDefaultsOut(_Out):
+    events: list[NotificationEvent] = Field(description="events the default channels hear about")
+    channels: list[ChannelSpec]
+    timeout_seconds: int
 
 
 class RerunIn(BaseModel):

@@ -9,10 +9,13 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from airflow_mlops_dag_factory.spec import parse_spec
+
 TASK_FIELDS = ("type", "retries", "timeout_seconds", "description")
 
 
 def diff_specs(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    old, new = _with_defaults(old), _with_defaults(new)
     settings = [
         {"field": key, "old": old.get(key), "new": new.get(key)}
         for key in sorted((set(old) | set(new)) - {"tasks", "params"})
@@ -22,6 +25,12 @@ def diff_specs(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     tasks = _diff_tasks({t["name"]: t for t in old.get("tasks") or []}, {t["name"]: t for t in new.get("tasks") or []})
     identical = not settings and not any(params.values()) and not any(tasks.values())
     return {"identical": identical, "settings": settings, "params": params, "tasks": tasks}
+
+
+def _with_defaults(spec: dict[str, Any]) -> dict[str, Any]:
+    """Versions saved before a field existed lack it: compare them with its default, not with nothing."""
+    parsed, _ = parse_spec(spec)
+    return {**parsed.to_dict(), **spec} if parsed else spec
 
 
 def _diff_params(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from airflow_mlops.services.errors import Conflict, InvalidInput, NotFound
 from airflow_mlops.services.templates import check_param_values
 from airflow_mlops.services.workflows import Page
 from airflow_mlops_dag_factory.errors import FieldError
+from airflow_mlops_dag_factory.notifications.report import run_path
 from airflow_mlops_dag_factory.runtime import PIN_CONF_KEY, user_params, version_for
 from airflow_mlops_dag_factory.spec import WorkflowSpec
 
@@ -64,9 +65,7 @@ class RunRecord(BaseModel):
     @property
     def airflow_url(self) -> str:
         """The run in Airflow's own UI (Grid; its Graph tab is one click away)."""
-        from urllib.parse import quote
-
-        return f"/dags/{quote(self.dag_id, safe='')}/runs/{quote(self.dag_run_id, safe='')}"
+        return run_path(self.dag_id, self.dag_run_id)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

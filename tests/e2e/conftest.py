@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from notify_sinks import HOOK_DEFAULT, Sinks
 from stack import AirflowStack
 
 ADMIN = ("admin", "admin-pass-e2e")
@@ -28,13 +29,20 @@ FAST_STALENESS = {
     "AIRFLOW__SCHEDULER__PARSING_CLEANUP_INTERVAL": "5",
     "AIRFLOW__FAB__AUTH_RATE_LIMITED": "False",
 }
+# Every failure also goes to the deployment's default channel (the Slack stand-in), within 5 s.
+NOTIFICATION_DEFAULTS = {
+    "AIRFLOW__MLOPS__DEFAULT_SLACK_WEBHOOK": HOOK_DEFAULT,
+    "AIRFLOW__MLOPS__DEFAULT_EVENTS": "on_failure",
+    "AIRFLOW__MLOPS__NOTIFICATION_TIMEOUT": "5",
+}
 
 
 class E2EStack:
     """An :class:`AirflowStack` plus the backend-specific way to cut the readers off the plugin DB."""
 
-    def __init__(self, stack: AirflowStack, backend: str, reader_env: dict[str, str], cut, restore):
+    def __init__(self, stack: AirflowStack, backend: str, reader_env: dict[str, str], cut, restore, sinks: Sinks):
         self.stack, self.backend = stack, backend
+        self.sinks = sinks
         self.reader_env = reader_env
         self._cut, self._restore = cut, restore
         self.api = AirflowApi(stack.base_url, *ADMIN)
@@ -172,8 +180,16 @@ def _postgres_setup(pg_admin) -> tuple[dict[str, str], dict[str, str], Any, Any]
     return writer, reader, cut, (restore, grant)
 
 
+@pytest.fixture(scope="session")
+def notify_sinks() -> Iterator[Sinks]:
+    """Slack and SMTP stand-ins on 127.0.0.1, started before any stack so its connections point at them."""
+    sinks = Sinks()
+    yield sinks
+    sinks.stop()
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def e2e(request, tmp_path_factory) -> Iterator[E2EStack]:
+def e2e(request, tmp_path_factory, notify_sinks) -> Iterator[E2EStack]:
     backend = request.param
     home = tmp_path_factory.mktemp(f"airflow-{backend}")
     if backend == "sqlite":
@@ -181,7 +197,8 @@ def e2e(request, tmp_path_factory) -> Iterator[E2EStack]:
         after_migrate = None
     else:
         writer, reader, cut, (restore, after_migrate) = _postgres_setup(request.getfixturevalue("pg_admin"))
-    stack = AirflowStack(home, overrides={**writer, **FAST_STALENESS}, secrets_=PINNED_SECRETS)
+    overrides = {**writer, **FAST_STALENESS, **NOTIFICATION_DEFAULTS, **notify_sinks.connection_env()}
+    stack = AirflowStack(home, overrides=overrides, secrets_=PINNED_SECRETS)
     stack.migrate()
     if after_migrate:
         after_migrate()
@@ -190,7 +207,7 @@ def e2e(request, tmp_path_factory) -> Iterator[E2EStack]:
     stack.start(component_env={"dag-processor": reader, "scheduler": reader})
     try:
         stack.wait_healthy()
-        e2e_stack = E2EStack(stack, backend, reader, cut, restore)
+        e2e_stack = E2EStack(stack, backend, reader, cut, restore, notify_sinks)
         e2e_stack.api.login()
         yield e2e_stack
     finally:

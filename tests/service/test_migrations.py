@@ -20,6 +20,6 @@ def test_migrated_schema_equals_the_models(plugin_db):
 
 
 def test_loader_columns_exist_in_the_models():
-    for view in (store.workflow_table, store.version_table):
+    for view in (store.workflow_table, store.version_table, store.run_table):
         model = metadata.tables[view.name]
         assert set(view.c.keys()) <= set(model.c.keys()), view.name

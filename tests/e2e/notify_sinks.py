@@ -64,7 +64,8 @@ class SlackStandIn:
                 except ValueError:
                     payload = None
                 with outer.lock:
-                    outer.requests.append({"path": self.path, "json": payload, "headers": dict(self.headers)})
+                    outer.requests.append({"path": self.path, "json": payload, "body": body.decode(errors="replace"),
+                                           "headers": dict(self.headers)})
                 if self.path.startswith("/hook/slow/"):
                     time.sleep(SLOW_SECONDS)
                 if self.path.startswith("/hook/fail/"):
@@ -138,7 +139,14 @@ class SmtpStandIn:
         self.controller.stop()
 
     def find(self, containing: str) -> list[EmailMessage]:
-        return [m for m in list(self.messages) if containing in m.as_string()]
+        """Messages whose subject or any decoded text part contains ``containing``."""
+        return [m for m in list(self.messages) if containing in self.readable(m)]
+
+    @staticmethod
+    def readable(message: EmailMessage) -> str:
+        parts = [str(message["Subject"])]
+        parts += [p.get_content() for p in message.walk() if p.get_content_maintype() == "text"]
+        return "\n".join(parts)
 
 
 class Sinks:
@@ -146,6 +154,7 @@ class Sinks:
         self.slack = SlackStandIn().start()
         self.smtp = SmtpStandIn().start()
         self.down_port = _free_port()  # nothing listens here
+        self.secret = SECRET
         self.secrets = (SECRET, BOT_TOKEN, SMTP_PASSWORD)
 
     def stop(self) -> None:
