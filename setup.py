@@ -68,6 +68,8 @@ setup(
             "playwright>=1.50",
             "apache-airflow-providers-postgres",
             "psycopg[binary]>=3.2",
+            # A real SMTP server on 127.0.0.1 standing in for the mail relay in notification tests.
+            "aiosmtpd>=1.4",
         ],
     },
     entry_points={

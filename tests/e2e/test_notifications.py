@@ -64,7 +64,7 @@ def test_failed_run_sends_one_message_per_channel_with_everything_needed(e2e, ow
         {"type": "slack", "connection_id": SLACK_API, "channel": "#ml-alerts"},
         {"type": "email", "connection_id": SMTP, "to": ["ml-team@example.com", "oncall@example.com"]},
     ]}))
-    run_id = run(e2e, owner, workflow, "nightly retrain <b>bold</b>", {"lr": 0.5})
+    run_id = run(e2e, owner, workflow, "nightly retrain <b>bold</b> {{ 7*7 }}", {"lr": 0.5})
     assert e2e.api.wait_run(name, run_id) == "failed"
     slack, smtp = e2e.sinks.slack, e2e.sinks.smtp
     wait_for(lambda: slack.posts("/hook/ok", run_id) and slack.posts("/api/", run_id) and smtp.find(run_id)
@@ -78,7 +78,7 @@ def test_failed_run_sends_one_message_per_channel_with_everything_needed(e2e, ow
     link = f"{e2e.stack.base_url}/dags/{name}/runs/{quote(run_id, safe='')}"
     text = hook["json"]["text"]
     for expected in (f"MLOps workflow {name} failed", f"*Run:* {run_id}", "*Status:* failed", "*Triggered by:* user1",
-                     "*Description:* nightly retrain &lt;b&gt;bold&lt;/b&gt;", '"lr": 0.5', "*Version:* 1",
+                     "*Description:* nightly retrain &lt;b&gt;bold&lt;/b&gt; {{ 7*7 }}", '"lr": 0.5', "*Version:* 1",
                      "*Duration:* ", "Failed task train", "ValueError: loss diverged at lr=0.5",
                      "at line 2 of the task code: raise ValueError(f'loss diverged at lr={lr}')",
                      "Failed task check_data", "RuntimeError: schema mismatch in column &lt;age&gt;", f"<{link}|"):
@@ -95,7 +95,7 @@ def test_failed_run_sends_one_message_per_channel_with_everything_needed(e2e, ow
     assert mail["To"] == "ml-team@example.com, oncall@example.com"
     plain = mail.get_body(("plain",)).get_content()
     html = mail.get_body(("html",)).get_content()
-    for expected in (f"Run: {run_id}", "Triggered by: user1", "Description: nightly retrain <b>bold</b>",
+    for expected in (f"Run: {run_id}", "Triggered by: user1", "Description: nightly retrain <b>bold</b> {{ 7*7 }}",
                      "Failed task train:", "ValueError: loss diverged at lr=0.5", "Failed task check_data:",
                      f"Open the run in Airflow: {link}"):
         assert expected in plain, f"{expected!r} not in the email text:\n{plain}"
