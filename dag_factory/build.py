@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from datetime import timedelta
 
 import pendulum
 from airflow.providers.standard.operators.python import BranchPythonOperator, PythonOperator
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, BaseOperator, Param
 
+from airflow_mlops_dag_factory.docker_task import MLOpsDockerOperator, docker_arguments
 from airflow_mlops_dag_factory.notifications.callbacks import RetryNotification, RunNotification
 from airflow_mlops_dag_factory.notifications.channels import channels_for
 from airflow_mlops_dag_factory.notifications.report import record_task_error
@@ -65,7 +67,7 @@ def build_dag(workflow: StoredWorkflow) -> DAG:
         access_control=ACCESS_CONTROL,
         **_run_callbacks(workflow),
     )
-    operators: dict[str, PythonOperator] = {}
+    operators: dict[str, BaseOperator] = {}
     for task in _upstream_first(spec):
         operators[task.name] = _operator(dag, workflow, task, operators)
     for task in spec.tasks:
@@ -113,7 +115,7 @@ def to_param(param: ParamSpec) -> Param:
     return Param(param.default, description=param.description or None, **param_schema(param))
 
 
-def _operator(dag: DAG, workflow: StoredWorkflow, task: TaskSpec, built: dict[str, PythonOperator]) -> PythonOperator:
+def _operator(dag: DAG, workflow: StoredWorkflow, task: TaskSpec, built: dict[str, BaseOperator]) -> BaseOperator:
     extra: dict = {}
     if task.retries is not None:
         extra["retries"] = task.retries
@@ -121,6 +123,12 @@ def _operator(dag: DAG, workflow: StoredWorkflow, task: TaskSpec, built: dict[st
         extra["execution_timeout"] = timedelta(seconds=task.timeout_seconds)
     if task.trigger_rule:
         extra["trigger_rule"] = task.trigger_rule
+    if task.type == "docker" and task.docker is not None:
+        return MLOpsDockerOperator(
+            dag=dag, task_id=task.name, workflow_id=workflow.workflow_id, task_name=task.name,
+            built_version=workflow.version, secret_environment=task.docker.secret_environment,
+            upstream=list(task.depends_on), doc_md=f"{task.description}\n\n{_docker_doc(task)}",
+            **docker_arguments(task.docker), **extra)
     operator_class = BranchPythonOperator if task.type == "branch" else PythonOperator
     arguments = dict(
         dag=dag,
@@ -149,7 +157,12 @@ def _dag_doc(workflow: StoredWorkflow) -> str:
     return "\n".join(lines)
 
 
-def _code_block(code: str) -> str:
+def _docker_doc(task: TaskSpec) -> str:
+    """The container settings as JSON (secret references show names only: the values are never in the spec)."""
+    return _code_block(json.dumps(task.docker.model_dump(mode="json", exclude_defaults=True), indent=2), "json")
+
+
+def _code_block(code: str, language: str = "python") -> str:
     """A Markdown fence longer than any backtick run in the code, so user code cannot break out of it."""
     fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", code)), default=0))
-    return f"{fence}python\n{code}\n{fence}"
+    return f"{fence}{language}\n{code}\n{fence}"

@@ -97,6 +97,18 @@ OPTIONS: tuple[Option, ...] = (
         type="integer",
     ),
     Option(
+        "docker_url", "",
+        "Container engine of ``docker`` tasks that name none (Docker API: ``unix://`` or ``tcp://``). Empty "
+        "means the Docker provider's default: ``$DOCKER_HOST``, else ``unix://var/run/docker.sock``.",
+        "unix:///run/podman/podman.sock",
+    ),
+    Option(
+        "docker_bind_roots", "",
+        "Comma-separated host folders whose contents ``docker`` tasks may bind-mount. Empty means only "
+        "``artifact_root``. Anything else (``/``, ``/etc``, the engine's socket) is refused.",
+        "/data/datasets,/data/models",
+    ),
+    Option(
         "db_connect_timeout", "10",
         "Seconds the DAG loader waits for the plugin database before serving the cached specs.",
         type="integer",
@@ -126,3 +138,8 @@ def cache_dir() -> Path:
 
 def artifact_root() -> Path:
     return Path(get("artifact_root") or airflow_home() / "mlops_artifacts")
+
+
+def docker_bind_roots() -> list[Path]:
+    roots = [Path(part.strip()) for part in get("docker_bind_roots").split(",") if part.strip()]
+    return roots or [artifact_root()]

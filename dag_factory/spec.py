@@ -18,8 +18,9 @@ from airflow_mlops_dag_factory.errors import FieldError
 SCHEMA_VERSION = 1
 
 ParamType = Literal["string", "integer", "number", "boolean", "enum", "array", "object"]
-# python: run the code; branch: the code returns the name(s) of the downstream task(s) to follow.
-TaskType = Literal["python", "branch"]
+# python: run the code; branch: the code returns the name(s) of the downstream task(s) to follow;
+# docker: run a container image (the task's ``docker`` settings) through the Docker provider.
+TaskType = Literal["python", "branch", "docker"]
 TriggerRule = Literal[
     "all_success", "all_failed", "all_done", "all_done_min_one_success", "all_skipped", "one_success",
     "one_failed", "one_done", "none_failed", "none_failed_min_one_success", "none_skipped", "always",
@@ -53,6 +54,50 @@ class ParamSpec(_StrictModel):
     items: Literal["string", "integer", "number", "boolean"] | None = None
 
 
+MAX_ENV = 100
+MAX_MOUNTS = 20
+Short = Annotated[str, Field(max_length=1000)]
+
+
+class SecretRef(_StrictModel):
+    """A secret a container gets as an environment variable, looked up when the task runs: a field of an
+    Airflow Connection, or an Airflow Variable. Only the reference is stored."""
+
+    connection: Name | None = None
+    field: Literal["password", "login", "host", "schema", "port", "extra", "uri"] = "password"
+    variable: Name | None = None
+
+
+class MountSpec(_StrictModel):
+    """A ``docker.types.Mount``: a host folder (bind, under ``[mlops] docker_bind_roots``), a named volume or tmpfs."""
+
+    target: Short
+    source: Short | None = None
+    type: Literal["bind", "volume", "tmpfs"] = "bind"
+    read_only: bool = False
+
+
+ExitCode = Annotated[int, Field(ge=0, le=255)]
+
+
+class DockerSpec(_StrictModel):
+    """How a ``docker`` task runs its container (the Docker provider's ``DockerOperator`` arguments)."""
+
+    image: Annotated[str, Field(max_length=500)]
+    # A list is the argv; a string is run as the image's command line. Both may use Jinja ({{ params.x }}).
+    command: Annotated[list[Short], Field(max_length=200)] | Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+    environment: Annotated[dict[str, Short], Field(max_length=MAX_ENV)] = Field(default_factory=dict)
+    secret_environment: Annotated[dict[str, SecretRef], Field(max_length=MAX_ENV)] = Field(default_factory=dict)
+    mounts: Annotated[list[MountSpec], Field(max_length=MAX_MOUNTS)] = Field(default_factory=list)
+    working_dir: Short | None = None
+    cpus: Annotated[float, Field(gt=0, le=1024)] | None = None
+    mem_limit: Annotated[str, Field(max_length=20)] | None = None
+    network_mode: Annotated[str, Field(max_length=250)] | None = None
+    auto_remove: Literal["never", "success", "force"] = "success"
+    skip_on_exit_code: ExitCode | Annotated[list[ExitCode], Field(max_length=50)] | None = None
+    docker_url: Annotated[str, Field(max_length=500)] | None = None
+
+
 class TaskSpec(_StrictModel):
     """One task of a workflow: its code runs on an Airflow worker."""
 
@@ -67,6 +112,7 @@ class TaskSpec(_StrictModel):
     map_over: Name | None = None
     # When to run given the upstream states, e.g. "none_failed_min_one_success" after a branch.
     trigger_rule: TriggerRule | None = None
+    docker: DockerSpec | None = None  # required for (and only for) type "docker"
 
 
 NotificationEvent = Literal["on_failure", "on_success", "on_retry"]

@@ -14,8 +14,17 @@ from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 from airflow_mlops_dag_factory.errors import FieldError
 from airflow_mlops_dag_factory.params import BOUND_KEYWORDS, param_schema
-from airflow_mlops_dag_factory.spec import EVENTS, ChannelSpec, NotificationSpec, ParamSpec, WorkflowSpec, parse_spec
+from airflow_mlops_dag_factory.spec import (
+    EVENTS,
+    ChannelSpec,
+    NotificationSpec,
+    ParamSpec,
+    TaskSpec,
+    WorkflowSpec,
+    parse_spec,
+)
 from airflow_mlops_dag_factory.usercode import compile_task_code
+from airflow_mlops_dag_factory.validate_docker import check_docker
 
 # Airflow's own rules for dag_id / task_id (airflow.sdk.definitions._internal.node.validate_key).
 KEY_PATTERN = re.compile(r"^[\w.-]+$", re.ASCII)
@@ -144,7 +153,7 @@ def _check_tasks(spec: WorkflowSpec) -> list[FieldError]:
             errors.append(FieldError(f"{path}.name", f"duplicate task name {task.name!r} (also tasks[{first_index[task.name]}])"))
         else:
             first_index[task.name] = i
-        errors += _check_code(spec.name, task.name, task.code, f"{path}.code")
+        errors += _check_runnable(spec.name, task, path)
     for i, task in enumerate(spec.tasks):
         for j, dep in enumerate(task.depends_on):
             dep_path = f"tasks[{i}].depends_on[{j}]"
@@ -161,6 +170,8 @@ def _check_tasks(spec: WorkflowSpec) -> list[FieldError]:
                 errors.append(FieldError(f"tasks[{i}].map_over", f"{task.map_over!r} must also be in depends_on"))
             if task.type == "branch":
                 errors.append(FieldError(f"tasks[{i}].map_over", "a branch task cannot be mapped"))
+            if task.type == "docker":
+                errors.append(FieldError(f"tasks[{i}].map_over", "a docker task cannot be mapped"))
         if task.type == "branch" and task.name not in downstream:
             errors.append(FieldError(f"tasks[{i}].type", "a branch task needs downstream tasks to choose from"))
     cycle = find_cycle({t.name: [d for d in t.depends_on if d in first_index and d != t.name] for t in spec.tasks})
@@ -213,6 +224,20 @@ def check_channel(channel: ChannelSpec, path: str) -> list[FieldError]:
     elif channel.to:
         errors.append(FieldError(f"{path}.to", f"only 'email' channels take recipients, not {channel.type!r}"))
     return errors
+
+
+def _check_runnable(workflow: str, task: TaskSpec, path: str) -> list[FieldError]:
+    """Python/branch tasks run their code; docker tasks run their image (and have no code)."""
+    if task.type == "docker":
+        if task.docker is None:
+            return [FieldError(f"{path}.docker", "a docker task needs its docker settings (at least an image)")]
+        errors = check_docker(task.docker, f"{path}.docker")
+        if task.code.strip():
+            errors.append(FieldError(f"{path}.code", "a docker task runs its image's command; leave code empty"))
+        return errors
+    if task.docker is not None:
+        return [FieldError(f"{path}.docker", f"only docker tasks take docker settings, not {task.type!r}")]
+    return _check_code(workflow, task.name, task.code, f"{path}.code")
 
 
 def _check_code(workflow: str, task: str, code: str, path: str) -> list[FieldError]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from container_engine import PodmanEngine, missing_tools
 from notify_sinks import HOOK_DEFAULT, Sinks
 from stack import AirflowStack
 
@@ -40,9 +41,10 @@ NOTIFICATION_DEFAULTS = {
 class E2EStack:
     """An :class:`AirflowStack` plus the backend-specific way to cut the readers off the plugin DB."""
 
-    def __init__(self, stack: AirflowStack, backend: str, reader_env: dict[str, str], cut, restore, sinks: Sinks):
+    def __init__(self, stack: AirflowStack, backend: str, reader_env: dict[str, str], cut, restore, sinks: Sinks,
+                 engine: PodmanEngine | None):
         self.stack, self.backend = stack, backend
-        self.sinks = sinks
+        self.sinks, self.engine = sinks, engine
         self.reader_env = reader_env
         self._cut, self._restore = cut, restore
         self.api = AirflowApi(stack.base_url, *ADMIN)
@@ -188,8 +190,27 @@ def notify_sinks() -> Iterator[Sinks]:
     sinks.stop()
 
 
+# A connection and a variable whose values docker tasks receive as secret environment variables.
+CONTAINER_SECRETS = {
+    "AIRFLOW_CONN_MLOPS_TEST_DB": '{"conn_type": "postgres", "host": "db.example", "login": "trainer", '
+                                  '"password": "db-pass-7f6e5d4c"}',
+    "AIRFLOW_VAR_MLOPS_TEST_TOKEN": "api-token-3b2a1c0d",
+}
+
+
+@pytest.fixture(scope="session")
+def container_engine(tmp_path_factory) -> Iterator[PodmanEngine | None]:
+    """podman serving the Docker API for docker tasks; ``None`` (tests skip, or fail in CI) without podman."""
+    if missing_tools():
+        yield None
+        return
+    engine = PodmanEngine(tmp_path_factory.mktemp("podman")).start()
+    yield engine
+    engine.stop()
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def e2e(request, tmp_path_factory, notify_sinks) -> Iterator[E2EStack]:
+def e2e(request, tmp_path_factory, notify_sinks, container_engine) -> Iterator[E2EStack]:
     backend = request.param
     home = tmp_path_factory.mktemp(f"airflow-{backend}")
     if backend == "sqlite":
@@ -197,7 +218,9 @@ def e2e(request, tmp_path_factory, notify_sinks) -> Iterator[E2EStack]:
         after_migrate = None
     else:
         writer, reader, cut, (restore, after_migrate) = _postgres_setup(request.getfixturevalue("pg_admin"))
-    overrides = {**writer, **FAST_STALENESS, **NOTIFICATION_DEFAULTS, **notify_sinks.connection_env()}
+    overrides = {**writer, **FAST_STALENESS, **NOTIFICATION_DEFAULTS, **notify_sinks.connection_env(), **CONTAINER_SECRETS}
+    if container_engine:
+        overrides["AIRFLOW__MLOPS__DOCKER_URL"] = container_engine.url
     stack = AirflowStack(home, overrides=overrides, secrets_=PINNED_SECRETS)
     stack.migrate()
     if after_migrate:
@@ -207,7 +230,7 @@ def e2e(request, tmp_path_factory, notify_sinks) -> Iterator[E2EStack]:
     stack.start(component_env={"dag-processor": reader, "scheduler": reader})
     try:
         stack.wait_healthy()
-        e2e_stack = E2EStack(stack, backend, reader, cut, restore, notify_sinks)
+        e2e_stack = E2EStack(stack, backend, reader, cut, restore, notify_sinks, container_engine)
         e2e_stack.api.login()
         yield e2e_stack
     finally:

@@ -1,0 +1,124 @@
+"""Docker tasks in real Airflow against a real container engine (podman serving the Docker API).
+
+A python -> docker -> python workflow: the container sees the run's params (environment and Jinja), the
+upstream result, secrets from an Airflow Connection and Variable; its last output line reaches the next
+task. A container exiting non-zero fails its task with the container's output in the task log;
+``skip_on_exit_code`` skips it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from api_client import Client, unique
+from conftest import CONTAINER_SECRETS
+from container_engine import IMAGE, missing_tools
+
+pytestmark = pytest.mark.parametrize("e2e", ["sqlite"], indirect=True)
+DB_PASSWORD = json.loads(CONTAINER_SECRETS["AIRFLOW_CONN_MLOPS_TEST_DB"])["password"]
+API_TOKEN = CONTAINER_SECRETS["AIRFLOW_VAR_MLOPS_TEST_TOKEN"]
+SCRIPT = (
+    'echo "templated epochs={{ params.epochs }} mode=$MODE"\n'
+    'db=$(printf %s "$DB_PASSWORD" | sha256sum | cut -c1-64)\n'
+    'token=$(printf %s "$API_TOKEN" | sha256sum | cut -c1-64)\n'
+    'echo "{\\"epochs\\": $MLOPS_PARAM_EPOCHS, \\"mode\\": \\"$MODE\\", \\"upstream\\": $MLOPS_UPSTREAM_PREPARE, '
+    '\\"params\\": $MLOPS_PARAMS, \\"db_sha\\": \\"$db\\", \\"token_sha\\": \\"$token\\"}"\n'
+)
+
+
+@pytest.fixture(scope="module")
+def admin(e2e) -> Iterator[Client]:
+    if e2e.engine is None:
+        message = f"no container engine: install {', '.join(missing_tools())} (apt-get install podman runc busybox-static)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    before = e2e.workflow_ids()
+    yield Client(e2e.stack.base_url, e2e.api.username, e2e.api.password, "bearer")
+    e2e.archive_workflows_except(before)
+
+
+def container(command: Any, **settings: Any) -> dict[str, Any]:
+    return {"image": IMAGE, "command": command, "network_mode": "none", **settings}
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_python_docker_python_with_params_secrets_and_results(e2e, admin):
+    name = unique("docker_mix")
+    admin.ok("POST", "/workflows", {
+        "name": name, "params": {"epochs": {"type": "integer", "default": 3}, "mode": {"type": "string", "default": "slow"}},
+        "tasks": [
+            {"name": "prepare", "code": "return {'rows': 42}"},
+            {"name": "train", "type": "docker", "depends_on": ["prepare"], "docker": container(
+                ["sh", "-c", SCRIPT], environment={"MODE": "{{ params.mode }}"},
+                secret_environment={"DB_PASSWORD": {"connection": "mlops_test_db", "field": "password"},
+                                    "API_TOKEN": {"variable": "mlops_test_token"}})},
+            {"name": "report", "depends_on": ["train"], "code": "return {'got': train}"},
+        ]})
+    e2e.api.wait_dag(name)
+    run_id = e2e.api.trigger_ok(name, conf={"epochs": 7, "mode": "fast"})
+    assert e2e.api.wait_run(name, run_id, timeout=180) == "success"
+    assert e2e.api.xcom(name, run_id, "report") == {"got": {
+        "epochs": 7, "mode": "fast", "upstream": {"rows": 42}, "params": {"epochs": 7, "mode": "fast"},
+        "db_sha": sha(DB_PASSWORD), "token_sha": sha(API_TOKEN)}}
+    log = e2e.api.task_log(name, run_id, "train")
+    assert "templated epochs=7 mode=fast" in log
+    assert DB_PASSWORD not in log and API_TOKEN not in log
+    details = e2e.api.get(f"/api/v2/dags/{name}/tasks/train")
+    assert details["operator_name"] == "MLOpsDockerOperator"
+
+
+def test_failing_container_fails_the_task_with_its_output_in_the_log(e2e, admin):
+    name = unique("docker_fail")
+    admin.ok("POST", "/workflows", {"name": name, "tasks": [
+        {"name": "step", "type": "docker",
+         "docker": container(["sh", "-c", "echo loading shard 3; echo 'fatal: corrupt shard 3' >&2; exit 3"])}]})
+    e2e.api.wait_dag(name)
+    run_id = e2e.api.trigger_ok(name)
+    assert e2e.api.wait_run(name, run_id, timeout=180) == "failed"
+    assert e2e.api.task_state(name, run_id, "step") == "failed"
+    log = e2e.api.task_log(name, run_id, "step")
+    assert "loading shard 3" in log and "fatal: corrupt shard 3" in log
+    assert "Docker container failed" in log and "'StatusCode': 3" in log
+
+
+def test_skip_on_exit_code_skips(e2e, admin):
+    name = unique("docker_skip")
+    admin.ok("POST", "/workflows", {"name": name, "tasks": [
+        {"name": "maybe", "type": "docker",
+         "docker": container("sh -c 'echo nothing new to train on; exit 99'", skip_on_exit_code=[99])},
+        {"name": "after", "depends_on": ["maybe"], "code": "return 1"}]})
+    e2e.api.wait_dag(name)
+    run_id = e2e.api.trigger_ok(name)
+    assert e2e.api.wait_run(name, run_id, timeout=180) == "success"
+    assert e2e.api.task_state(name, run_id, "maybe") == "skipped"
+    assert e2e.api.task_state(name, run_id, "after") == "skipped"
+
+
+def test_bad_container_settings_are_400s_naming_the_field(e2e, admin):
+    name = unique("docker_bad")
+    resp = admin.call("POST", "/workflows", {"name": name, "tasks": [
+        {"name": "a", "type": "docker", "code": "print(1)", "docker": {
+            "image": "Not An Image", "command": "[unclosed", "environment": {"AWS_SECRET_ACCESS_KEY": "x"},
+            "mounts": [{"source": "/var/run/docker.sock", "target": "/var/run/docker.sock"}],
+            "auto_remove": True}}]})
+    assert resp.status_code == 400
+    paths = {e["path"] for e in resp.json()["errors"]}
+    assert paths == {"tasks[0].docker.auto_remove"}  # type errors come first, alone
+    resp = admin.call("POST", "/workflows", {"name": name, "tasks": [
+        {"name": "a", "type": "docker", "code": "print(1)", "docker": {
+            "image": "Not An Image", "command": "[unclosed", "environment": {"AWS_SECRET_ACCESS_KEY": "x"},
+            "mounts": [{"source": "/var/run/docker.sock", "target": "/var/run/docker.sock"}]}}]})
+    assert resp.status_code == 400
+    assert {e["path"] for e in resp.json()["errors"]} == {
+        "tasks[0].docker.image", "tasks[0].docker.command", "tasks[0].docker.environment.AWS_SECRET_ACCESS_KEY",
+        "tasks[0].docker.mounts[0].source", "tasks[0].code"}
+    assert name not in {w["name"] for w in admin.ok("GET", "/workflows?limit=500")["items"]}
