@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip
 CONSTRAINTS := airflow_config/constraints.txt
 PORT ?= 8080
 
-.PHONY: run test install install-test chromium ui bench clean
+.PHONY: run test install install-test chromium container-engine ui bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,17 @@ chromium:
 	  $(APT) install -y -qq chromium >/dev/null 2>&1 || { $(APT) update -qq && $(APT) install -y -qq chromium >/dev/null; }; } \
 	  || echo "could not install chromium: the browser tests will fail in CI and be skipped elsewhere"
 
+# Docker tasks are tested against podman serving the Docker API (no Docker engine or registry here); the tests
+# start and stop it themselves (tests/e2e/container_engine.py).
+container-engine:
+	@{ command -v podman && command -v runc && command -v busybox; } >/dev/null || { \
+	  echo "installing podman, runc and busybox-static for the docker task tests"; \
+	  $(APT) install -y -qq podman runc busybox-static >/dev/null 2>&1 || { $(APT) update -qq && \
+	  $(APT) install -y -qq podman runc busybox-static >/dev/null; }; } \
+	  || echo "could not install podman: the docker task tests will fail in CI and be skipped elsewhere"
+
 # A basetemp of its own: pytest prunes old temp dirs, which must never hit another checkout's running tests.
-test: install-test chromium
+test: install-test chromium container-engine
 	cd tests && ../$(BIN)/python -m pytest --basetemp=../.pytest-tmp $(PYTEST_ARGS)
 
 # Rebuild the pages' script from plugin/ui_src (needs Node.js + npm); the result is committed.
