@@ -241,6 +241,7 @@ class NotificationTestOut(_Out):
 class NotificationDefaultsOut(_Out):
     events: list[NotificationEvent] = Field(description="events the default channels hear about")
     channels: list[ChannelSpec]
+    connections: dict[str, str] = Field(description="connection used by each channel type that names none")
     timeout_seconds: int
 
 

@@ -13,11 +13,16 @@ from airflow_mlops.services import audit, workflows
 from airflow_mlops.services.actors import Actor
 from airflow_mlops.services.errors import InvalidInput
 from airflow_mlops_dag_factory.errors import FieldError
-from airflow_mlops_dag_factory.notifications.channels import channels_for, default_channels, default_events
+from airflow_mlops_dag_factory.notifications.channels import (
+    channels_for,
+    connection_id,
+    default_channels,
+    default_events,
+)
 from airflow_mlops_dag_factory.notifications.delivery import deliver, timeout_seconds
 from airflow_mlops_dag_factory.notifications.message import FailedTask, RunReport
 from airflow_mlops_dag_factory.notifications.report import dag_url
-from airflow_mlops_dag_factory.spec import NotificationEvent, parse_spec
+from airflow_mlops_dag_factory.spec import ChannelSpec, NotificationEvent, parse_spec
 
 TEST_RUN_ID = "test-notification"
 TEST_STATES = {"on_failure": "failed", "on_success": "success", "on_retry": "up_for_retry"}
@@ -26,6 +31,7 @@ TEST_STATES = {"on_failure": "failed", "on_success": "success", "on_retry": "up_
 def defaults() -> dict[str, Any]:
     """The deployment-wide channels every workflow keeping ``use_defaults`` also notifies."""
     return {"events": default_events(), "channels": [c.model_dump(mode="json") for c in default_channels()],
+            "connections": {kind: connection_id(ChannelSpec(type=kind)) for kind in ("slack_webhook", "slack", "email")},
             "timeout_seconds": timeout_seconds()}
 
 

@@ -203,7 +203,8 @@ def test_send_a_test_notification(e2e, owner):
     assert audit and audit[0]["actor"] == "user1" and audit[0]["details"]["failed"] == 1
     defaults = viewer.ok("GET", "/notifications/defaults")
     assert defaults == {"events": ["on_failure"], "timeout_seconds": 5, "channels": [
-        {"type": "slack_webhook", "connection_id": HOOK_DEFAULT, "channel": None, "to": []}]}
+        {"type": "slack_webhook", "connection_id": HOOK_DEFAULT, "channel": None, "to": []}],
+        "connections": {"slack_webhook": "slack_default", "slack": "slack_api_default", "email": "smtp_default"}}
 
 
 @SQLITE

@@ -6,7 +6,13 @@ import pytest
 
 from airflow_mlops_dag_factory.notifications.channels import channels_for, default_channels
 from airflow_mlops_dag_factory.notifications.message import (
-    FailedTask, RunReport, email_html, email_text, format_duration, slack_blocks, slack_text,
+    FailedTask,
+    RunReport,
+    email_html,
+    email_text,
+    format_duration,
+    slack_blocks,
+    slack_text,
 )
 from airflow_mlops_dag_factory.notifications.notifiers import _TextAndHtmlSmtpHook
 from airflow_mlops_dag_factory.notifications.report import _split_state_key, error_summary

@@ -1,6 +1,6 @@
 // Entry point: render the page the server asked for, plus the keyboard shortcuts and their "?" overlay.
 import { h, render, Fragment } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { boot } from "./boot.js";
 import { go, Dialog } from "./ui.jsx";
 import { WorkflowsPage } from "./pages/workflows.jsx";
@@ -34,16 +34,20 @@ function typing(target) {
 function App() {
   const Page = PAGES[boot.page] || WorkflowsPage;
   const [help, setHelp] = useState(false);
+  // A ref, not a variable of the effect: the effect re-subscribes when the help opens or closes, and a "g"
+  // pressed just before that (e.g. right after closing the help) must still count for the next key.
+  const pendingG = useRef(0);
   useEffect(() => {
-    let pendingG = 0;
     const onKey = (e) => {
       if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target) || document.querySelector(".mlops-overlay")) {
         if (e.key === "Escape" && help) setHelp(false);
         return;
       }
       if (e.key === "?") { e.preventDefault(); setHelp(true); return; }
-      if (pendingG && Date.now() - pendingG < 1500 && GOTO[e.key]) { e.preventDefault(); pendingG = 0; go(GOTO[e.key]); return; }
-      pendingG = e.key === "g" ? Date.now() : 0;
+      if (pendingG.current && Date.now() - pendingG.current < 1500 && GOTO[e.key]) {
+        e.preventDefault(); pendingG.current = 0; go(GOTO[e.key]); return;
+      }
+      pendingG.current = e.key === "g" ? Date.now() : 0;
       if (e.key === "/") {
         const field = document.querySelector("[data-shortcut-focus='/']");
         if (field) { e.preventDefault(); field.focus(); }

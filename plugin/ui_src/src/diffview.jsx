@@ -37,6 +37,8 @@ export function SideBySideDiff({ oldText, newText, oldLabel, newLabel }) {
   const rows = sideBySide(oldText, newText);
   return (
     <table class="mlops-diff">
+      {/* Fixed table layout takes its widths from the first row, whose headers span two columns: name them here. */}
+      <colgroup><col style={{ width: "42px" }} /><col /><col style={{ width: "42px" }} /><col /></colgroup>
       <thead><tr><th colSpan="2">{oldLabel}</th><th colSpan="2">{newLabel}</th></tr></thead>
       <tbody>
         {rows.map((row, i) => (

@@ -97,6 +97,17 @@ export function Confirm({ title, message, confirmLabel, danger, onConfirm, onCan
   );
 }
 
+/** The errors at a path and below it (``tasks[2]`` covers ``tasks[2].code``; ``x.to`` covers ``x.to[0]``). */
+export function errorsAt(errors, prefix) {
+  return (errors || []).filter((e) => e.path === prefix || e.path.startsWith(`${prefix}.`) || e.path.startsWith(`${prefix}[`));
+}
+
+/** The messages of errorsAt joined, or null: what a Field shows. */
+export function firstMessage(errors, prefix) {
+  const found = errorsAt(errors, prefix);
+  return found.length ? found.map((e) => e.message).join("; ") : null;
+}
+
 let fieldIds = 0;
 export function Field({ label, error, hint, children, id }) {
   const [auto] = useState(() => `mlops-f${++fieldIds}`);

@@ -5,12 +5,13 @@ import { h, Fragment } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, enc } from "../api.js";
 import { boot, perms, mayEdit, pageUrl } from "../boot.js";
-import { Layout, Link, go, leaveGuard, Field, ErrorBanner, Confirm, Dialog, useToast, Toast } from "../ui.jsx";
+import { Layout, Link, go, leaveGuard, Field, ErrorBanner, Confirm, Dialog, useToast, Toast, useLoad, errorsAt, firstMessage } from "../ui.jsx";
 import { CodeEditor } from "../code_editor.jsx";
 import { TaskGraph, cycleEdges } from "../graph.jsx";
 import { SideBySideDiff, specOutline } from "../diffview.jsx";
 import { TriggerDialog } from "./trigger.jsx";
 import { CloneDialog } from "./workflows.jsx";
+import { NotificationsEditor, TestNotification, normalizeNotifications, channelCount } from "../notifications.jsx";
 
 const PARAM_TYPES = ["string", "integer", "number", "boolean", "enum", "array", "object"];
 const TRIGGER_RULES = ["", "all_success", "all_failed", "all_done", "all_done_min_one_success", "all_skipped", "one_success",
@@ -18,12 +19,12 @@ const TRIGGER_RULES = ["", "all_success", "all_failed", "all_done", "all_done_mi
 const STARTER_CODE = "# `params`, `upstream` (results of upstream tasks) and `context` are available.\n" +
   "print(\"hello from\", context[\"task_instance\"].task_id)\nreturn {\"ok\": True}\n";
 const SPEC_FIELDS = ["schema_version", "name", "description", "schedule", "tags", "owner", "params", "retries",
-  "retry_delay_seconds", "execution_timeout_seconds", "tasks"];
+  "retry_delay_seconds", "execution_timeout_seconds", "tasks", "notifications"];
 
 function newDraft() {
   return { name: "", description: "", schedule: null, tags: [], owner: boot.user, params: [], retries: 0,
     retry_delay_seconds: 300, execution_timeout_seconds: null,
-    tasks: [{ name: "start", type: "python", code: STARTER_CODE, depends_on: [] }] };
+    tasks: [{ name: "start", type: "python", code: STARTER_CODE, depends_on: [] }], notifications: normalizeNotifications(null) };
 }
 
 /** Server document -> editor draft (parameters as an ordered list, so they can be renamed). */
@@ -31,6 +32,7 @@ export function toDraft(wf) {
   const draft = {};
   for (const k of SPEC_FIELDS) if (k in wf) draft[k] = JSON.parse(JSON.stringify(wf[k]));
   draft.params = Object.entries(wf.params || {}).map(([name, p]) => ({ name, ...p }));
+  draft.notifications = normalizeNotifications(wf.notifications);
   return draft;
 }
 
@@ -52,15 +54,6 @@ function cleanParam(p) {
   return out;
 }
 
-function errorsAt(errors, prefix) {
-  return (errors || []).filter((e) => e.path === prefix || e.path.startsWith(`${prefix}.`) || e.path.startsWith(`${prefix}[`));
-}
-
-function firstMessage(errors, prefix) {
-  const found = errorsAt(errors, prefix);
-  return found.length ? found.map((e) => e.message).join("; ") : null;
-}
-
 export function EditorPage() {
   const id = boot.ids.workflow_id;
   const [wf, setWf] = useState(null);            // the saved workflow (server state)
@@ -76,6 +69,8 @@ export function EditorPage() {
   const [selected, setSelected] = useState(0);
   const [dialog, setDialog] = useState(null);
   const [toast, showToast] = useToast();
+  // The deployment-wide channels (any reader may see them); the section says so if they cannot be loaded.
+  const [notifyDefaults, notifyDefaultsError] = useLoad(() => api.get("/notifications/defaults"), []);
   const saved = useRef(id ? null : JSON.stringify(newDraft()));
   const readOnly = id ? !(wf && mayEdit(wf)) : !perms.create_workflows;
 
@@ -182,8 +177,10 @@ export function EditorPage() {
   };
   const cycle = cycleEdges(errors);
   const taskErrorCount = (i) => errorsAt(errors, `tasks[${i}]`).length;
-  const settingsErrors = errors.filter((e) => !e.path.startsWith("tasks") && !e.path.startsWith("params")).length;
+  const settingsErrors = errors.filter((e) => !e.path.startsWith("tasks") && !e.path.startsWith("params") && !e.path.startsWith("notifications")).length;
   const paramsErrors = errorsAt(errors, "params").length;
+  const notifyErrors = errorsAt(errors, "notifications").length;
+  const notifications = draft.notifications || normalizeNotifications(null);
 
   const title = id ? (wf ? wf.name : "…") : "New workflow";
   const actions = (
@@ -226,13 +223,22 @@ export function EditorPage() {
         <section class="mlops-editor-main">
           <div class="mlops-subtabs" role="tablist">
             {[["tasks", `Tasks (${tasks.length})`, tasks.some((_, i) => taskErrorCount(i))], ["params", `Parameters (${draft.params.length})`, paramsErrors],
-              ["settings", "Settings", settingsErrors]].map(([key, label, bad]) => (
+              ["settings", "Settings", settingsErrors], ["notifications", `Notifications (${channelCount(notifications)})`, notifyErrors]].map(([key, label, bad]) => (
               <button type="button" role="tab" key={key} aria-selected={tab === key} class={tab === key ? "active" : ""}
                       onClick={() => setTab(key)}>{label}{bad ? <span class="mlops-dot" aria-label="has errors" /> : null}</button>
             ))}
           </div>
           {tab === "settings" && <SettingsForm draft={draft} update={update} errors={errors} readOnly={readOnly} />}
           {tab === "params" && <ParamsEditor draft={draft} update={update} errors={errors} readOnly={readOnly} />}
+          {tab === "notifications" && (
+            <Fragment>
+              <NotificationsEditor value={notifications} onChange={(n) => update({ notifications: n })} errors={errors} readOnly={readOnly}
+                                   defaults={notifyDefaults} defaultsError={notifyDefaultsError} />
+              {!readOnly && (id && wf
+                ? <TestNotification workflow={wf} dirty={dirty} defaults={notifyDefaults} />
+                : <p class="mlops-hint">Create the workflow to send a test notification.</p>)}
+            </Fragment>
+          )}
           {tab === "tasks" && (
             <div class="mlops-tasks">
               <ul class="mlops-task-list" aria-label="Tasks">
@@ -294,7 +300,9 @@ export function EditorPage() {
 
 function jumpTo(path, setTab, setSelected) {
   const m = /^tasks\[(\d+)\]/.exec(path);
-  if (m) { setTab("tasks"); setSelected(parseInt(m[1], 10)); } else setTab(path.startsWith("params") ? "params" : "settings");
+  if (m) { setTab("tasks"); setSelected(parseInt(m[1], 10)); } else {
+    setTab(path.startsWith("params") ? "params" : path.startsWith("notifications") ? "notifications" : "settings");
+  }
 }
 
 function ConflictDiff({ theirs, mine, version }) {

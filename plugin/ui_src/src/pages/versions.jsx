@@ -72,6 +72,10 @@ export function VersionsPage() {
   );
 }
 
+function isObject(v) { return v !== null && typeof v === "object" && !Array.isArray(v); }
+
+function prettyJson(v) { return v === null || v === undefined ? "" : JSON.stringify(v, null, 2); }
+
 function VersionDiff({ id, from, to }) {
   const [diff, error] = useLoad(() => api.get(`/workflows/${enc(id)}/diff?from=${from}&to=${to}`), [id, from, to]);
   const [specs] = useLoad(() => Promise.all([api.get(`/workflows/${enc(id)}/versions/${from}`), api.get(`/workflows/${enc(id)}/versions/${to}`)]), [id, from, to]);
@@ -88,7 +92,12 @@ function VersionDiff({ id, from, to }) {
         <Fragment>
           <h3>Settings</h3>
           <table class="mlops-table compact"><thead><tr><th>Field</th><th>v{from}</th><th>v{to}</th></tr></thead>
-            <tbody>{diff.settings.map((c) => <tr key={c.field}><td>{c.field}</td><td class="del">{fmtValue(c.old)}</td><td class="add">{fmtValue(c.new)}</td></tr>)}</tbody></table>
+            <tbody>{diff.settings.map((c) => (isObject(c.old) || isObject(c.new)
+              // An object setting (notifications): its pretty JSON, side by side, so the changed lines stand out.
+              ? <tr key={c.field} data-setting={c.field}><td>{c.field}</td><td colSpan="2">
+                  <SideBySideDiff oldText={prettyJson(c.old)} newText={prettyJson(c.new)} oldLabel={`v${from}`} newLabel={`v${to}`} /></td></tr>
+              : <tr key={c.field} data-setting={c.field}><td>{c.field}</td><td class="del">{fmtValue(c.old)}</td><td class="add">{fmtValue(c.new)}</td></tr>))}
+            </tbody></table>
         </Fragment>
       )}
       {(diff.params.added.length + diff.params.removed.length + diff.params.changed.length) > 0 && (
