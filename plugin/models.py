@@ -210,3 +210,34 @@ class AuditEvent(Base):
     object_id: Mapped[str] = mapped_column(String(36))
     object_name: Mapped[str] = mapped_column(String(250), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class StateEvent(Base):
+    """One run or task state change seen in Airflow's database: the live stream's log (ids are the stream's
+    event ids, so a reconnecting page asks for everything after the last id it saw)."""
+
+    __tablename__ = "mlops_state_event"
+    __table_args__ = (Index("ix_mlops_state_event_run", "dag_id", "run_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    # When Airflow recorded the change (its row's updated_at); what delivery latency is measured from.
+    changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    workflow_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    dag_id: Mapped[str] = mapped_column(String(250))
+    run_id: Mapped[str] = mapped_column(String(250))
+    task_id: Mapped[str | None] = mapped_column(String(250), nullable=True)  # None: the run itself
+    map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    try_number: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    previous_state: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class Lease(Base):
+    """A named lease held by one process at a time (e.g. which api-server process reads Airflow's states)."""
+
+    __tablename__ = "mlops_lease"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(250))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from airflow_mlops.api.routes import blueprint
+from airflow_mlops.live.app import app as live_app
 from airflow_mlops.views.pages import MLOpsPagesView
+
+LIVE_PREFIX = "/mlops-live"
 
 
 @blueprint.record_once
@@ -23,6 +26,8 @@ def _exempt_from_global_csrf(_state) -> None:
 class MLOpsPlugin(AirflowPlugin):
     name = "mlops"
     flask_blueprints = [blueprint]
+    # Live run/task states (Server-Sent Events) on the api-server's own ASGI app: one coroutine per page.
+    fastapi_apps = [{"app": live_app, "url_prefix": LIVE_PREFIX, "name": "MLOps live states"}]
     appbuilder_views = [{"view": MLOpsPagesView()}]  # no "name": no extra "Legacy Views" nav entry
     # Entries in Airflow's own navigation (Plugins -> MLOps -> ...), each shown as an iframe page; the pages
     # link to each other (editor, versions, runs) inside that iframe. Airflow shows plugin menus to every role
