@@ -5,10 +5,9 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from airflow_mlops.api.routes import blueprint
+from airflow_mlops.live.app import LIVE_PREFIX
 from airflow_mlops.live.app import app as live_app
 from airflow_mlops.views.pages import MLOpsPagesView
-
-LIVE_PREFIX = "/mlops-live"
 
 
 @blueprint.record_once

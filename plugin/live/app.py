@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from airflow_mlops import security as sec
 from airflow_mlops.live.hub import HUB, Hub
 
+LIVE_PREFIX = "/mlops-live"  # where the plugin mounts this app on the api-server
 KEEPALIVE_SECONDS = 15
 RETRY_MS = 2000
 MAX_WORKFLOW_FILTERS = 200

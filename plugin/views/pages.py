@@ -20,6 +20,7 @@ from flask_wtf.csrf import generate_csrf
 from airflow_mlops import security as sec
 from airflow_mlops.api.auth import Caller, resolve_caller
 from airflow_mlops.api.routes import URL_PREFIX
+from airflow_mlops.live.app import LIVE_PREFIX
 from airflow_mlops.views.guard import page_guard
 
 HERE = Path(__file__).parent
@@ -73,7 +74,7 @@ class MLOpsPagesView(BaseView):
         boot = {
             "page": page, "ids": ids, "user": caller.username, "perms": permissions(caller),
             "api": f"{PLUGIN_ROOT}{URL_PREFIX}", "pages": f"{PLUGIN_ROOT}{self.route_base}",
-            "csrf": generate_csrf(),
+            "live": f"{LIVE_PREFIX}/events", "csrf": generate_csrf(),
         }
         return render_template("mlops/app.html", boot=boot, page=page, **asset_urls())
 

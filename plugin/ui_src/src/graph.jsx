@@ -1,10 +1,12 @@
 // The task graph: dagre lays the tasks out left to right, SVG draws them. It redraws from the tasks it is
 // given, so the editor's graph follows every dependency change; a cycle's edges and nodes are marked.
+// Docker and branch tasks carry a small badge naming their type (in text, for every reader).
 import { h } from "preact";
 import { useMemo } from "preact/hooks";
 import dagre from "@dagrejs/dagre";
 
 const NODE_W = 150, NODE_H = 36;
+const TYPE_BADGES = { docker: { text: "docker", width: 44, spoken: "docker container" }, branch: { text: "branch", width: 44, spoken: "branch" } };
 
 /** ``"dependency cycle: a -> b -> a"`` -> the set of edges ``"a->b"`` (upstream->downstream) in it. */
 export function cycleEdges(errors) {
@@ -44,6 +46,8 @@ function pathOf(points) {
 export function TaskGraph({ tasks, errors, states, selected, onSelect, label, direction }) {
   const shape = useMemo(() => layout(tasks || [], direction),
     [direction, JSON.stringify((tasks || []).map((t) => [t.name, t.depends_on]))]);
+  const types = {};
+  for (const t of tasks || []) if (t.name && !(t.name in types)) types[t.name] = t.type || "python";
   const cycle = cycleEdges(errors);
   if (!tasks || tasks.length === 0) return <div class="mlops-graph-empty">No tasks yet.</div>;
   return (
@@ -65,19 +69,31 @@ export function TaskGraph({ tasks, errors, states, selected, onSelect, label, di
       })}
       {shape.nodes.map((n) => {
         const state = states && states[n.name];
+        const type = types[n.name] || "python";
+        const badge = TYPE_BADGES[type];
         const cls = ["mlops-node", cycle.nodes.has(n.name) ? "cycle" : "", selected === n.name ? "selected" : ""].join(" ");
+        // The name is centred in the room the badge leaves, and shortened to fit it.
+        const room = badge ? NODE_W - badge.width - 10 : NODE_W;
+        const maxChars = badge ? 14 : 20;
+        const described = `Task ${n.name}${badge ? `, ${badge.spoken}` : ""}${state ? `, ${state}` : ""}`;
         return (
-          <g key={n.name} data-node={n.name} class={cls} data-state={state || undefined}
+          <g key={n.name} data-node={n.name} data-type={type} class={cls} data-state={state || undefined}
              transform={`translate(${n.x - NODE_W / 2},${n.y - NODE_H / 2})`}
              tabIndex={onSelect ? 0 : undefined} role={onSelect ? "button" : undefined}
-             aria-label={onSelect ? `Task ${n.name}${state ? `, ${state}` : ""}` : undefined}
+             aria-label={onSelect ? described : undefined}
              onClick={onSelect ? () => onSelect(n.name) : undefined}
              onKeyDown={onSelect ? (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); onSelect(n.name); } } : undefined}>
             <rect width={NODE_W} height={NODE_H} rx="6" />
-            <text x={NODE_W / 2} y={NODE_H / 2 + 4} text-anchor="middle">
-              {n.name.length > 20 ? `${n.name.slice(0, 19)}…` : n.name}
+            <text x={room / 2 + (badge ? 4 : 0)} y={NODE_H / 2 + 4} text-anchor="middle">
+              {n.name.length > maxChars ? `${n.name.slice(0, maxChars - 1)}…` : n.name}
             </text>
-            <title>{n.name}{state ? ` (${state})` : ""}</title>
+            {badge && (
+              <g class="mlops-node-badge" data-badge={type} transform={`translate(${NODE_W - badge.width - 6},${(NODE_H - 16) / 2})`}>
+                <rect width={badge.width} height="16" rx="8" />
+                <text x={badge.width / 2} y="11.5" text-anchor="middle">{badge.text}</text>
+              </g>
+            )}
+            <title>{n.name}{badge ? ` (${badge.spoken} task)` : ""}{state ? ` (${state})` : ""}</title>
           </g>
         );
       })}

@@ -1,4 +1,5 @@
-// The workflow editor: settings, typed parameters, tasks with a Python code editor, a live task graph,
+// The workflow editor: settings, typed parameters, tasks (Python code in a code editor, or a Docker container's
+// settings), a live task graph,
 // validation shown at the field as you type, save with a version message (Ctrl/Cmd+S), a guard against
 // leaving with unsaved changes, and a conflict (409) explained with reload / diff / keep mine.
 import { h, Fragment } from "preact";
@@ -12,6 +13,7 @@ import { SideBySideDiff, specOutline } from "../diffview.jsx";
 import { TriggerDialog } from "./trigger.jsx";
 import { CloneDialog } from "./workflows.jsx";
 import { NotificationsEditor, TestNotification, normalizeNotifications, channelCount } from "../notifications.jsx";
+import { DockerForm, TASK_TYPES, emptyDocker, dockerToDraft, dockerToDocument, dockerDraftErrors, typeBadge, typeLabel } from "../docker_form.jsx";
 
 const PARAM_TYPES = ["string", "integer", "number", "boolean", "enum", "array", "object"];
 const TRIGGER_RULES = ["", "all_success", "all_failed", "all_done", "all_done_min_one_success", "all_skipped", "one_success",
@@ -33,6 +35,7 @@ export function toDraft(wf) {
   for (const k of SPEC_FIELDS) if (k in wf) draft[k] = JSON.parse(JSON.stringify(wf[k]));
   draft.params = Object.entries(wf.params || {}).map(([name, p]) => ({ name, ...p }));
   draft.notifications = normalizeNotifications(wf.notifications);
+  draft.tasks = (draft.tasks || []).map((t) => ({ ...t, docker: dockerToDraft(t.docker) }));
   return draft;
 }
 
@@ -43,9 +46,22 @@ export function toDocument(draft) {
   doc.tasks = draft.tasks.map((t) => {
     const out = { ...t };
     for (const k of ["map_over", "trigger_rule", "retries", "timeout_seconds"]) if (out[k] === "" || out[k] === undefined) delete out[k];
+    // The draft keeps both a task's code and its container settings while the user switches the type; the document
+    // carries only what the type uses.
+    if (out.type === "docker") { out.code = ""; out.docker = dockerToDocument(t.docker); } else { out.docker = null; }
     return out;
   });
   return doc;
+}
+
+/** What a save would send, as text: equal for a draft and the saved workflow when nothing changed. */
+function fingerprint(draft) {
+  return JSON.stringify(toDocument(draft));
+}
+
+/** Problems the browser sees before the server does (see dockerDraftErrors). */
+export function draftErrors(draft) {
+  return draft.tasks.flatMap((t, i) => (t.type === "docker" ? dockerDraftErrors(t.docker, `tasks[${i}].docker`) : []));
 }
 
 function cleanParam(p) {
@@ -58,7 +74,7 @@ export function EditorPage() {
   const id = boot.ids.workflow_id;
   const [wf, setWf] = useState(null);            // the saved workflow (server state)
   const [draft, setDraft] = useState(id ? null : newDraft());
-  const [errors, setErrors] = useState([]);
+  const [serverErrors, setErrors] = useState([]);
   const [loadError, setLoadError] = useState(null);
   const [saveError, setSaveError] = useState(null);
   const [conflict, setConflict] = useState(null); // the newer server version after a 409
@@ -71,20 +87,22 @@ export function EditorPage() {
   const [toast, showToast] = useToast();
   // The deployment-wide channels (any reader may see them); the section says so if they cannot be loaded.
   const [notifyDefaults, notifyDefaultsError] = useLoad(() => api.get("/notifications/defaults"), []);
-  const saved = useRef(id ? null : JSON.stringify(newDraft()));
+  const saved = useRef(id ? null : fingerprint(newDraft()));
   const readOnly = id ? !(wf && mayEdit(wf)) : !perms.create_workflows;
 
   const load = async () => {
     try {
       const w = await api.get(`/workflows/${enc(id)}`);
       const d = toDraft(w);
-      setWf(w); setDraft(d); setErrors(w.errors || []); saved.current = JSON.stringify(d); setGeneration((g) => g + 1);
+      setWf(w); setDraft(d); setErrors(w.errors || []); saved.current = fingerprint(d); setGeneration((g) => g + 1);
       setConflict(null); setSaveError(null);
     } catch (e) { setLoadError(e); }
   };
   useEffect(() => { if (id) load(); }, [id]);
 
-  const dirty = draft !== null && saved.current !== null && JSON.stringify(draft) !== saved.current;
+  const dirty = draft !== null && saved.current !== null && fingerprint(draft) !== saved.current;
+  const localErrors = draft ? draftErrors(draft) : [];
+  const errors = localErrors.length ? [...serverErrors, ...localErrors] : serverErrors;
 
   // Live validation, debounced: the same checks a save runs (names, schedule, params, cycles, code syntax).
   useEffect(() => {
@@ -113,6 +131,10 @@ export function EditorPage() {
 
   const save = async (overwrite) => {
     if (readOnly || saving || !draft) return;
+    if (localErrors.length) {
+      setSaveError({ message: "Not saved: fix the problems marked in the form first.", errors: localErrors });
+      return;
+    }
     setSaving(true); setSaveError(null);
     const doc = { ...toDocument(draft), message: message.trim() || undefined };
     try {
@@ -124,7 +146,7 @@ export function EditorPage() {
         result = await api.post("/workflows", doc);
       }
       const d = toDraft(result);
-      saved.current = JSON.stringify(d);
+      saved.current = fingerprint(d);
       setErrors(result.errors || []); setConflict(null); setMessage("");
       if (!id) { leaveGuard.current = null; window.location.replace(pageUrl(`/workflows/${enc(result.id)}`)); return; }
       const sameVersion = wf && result.version === wf.version;
@@ -203,7 +225,7 @@ export function EditorPage() {
             Your changes are not saved.</span>
           <div class="mlops-banner-actions">
             <button type="button" onClick={() => setDialog({ kind: "conflict-diff" })}>Show diff</button>
-            <button type="button" onClick={() => { setDraft(toDraft(conflict)); saved.current = JSON.stringify(toDraft(conflict)); setWf(conflict); setConflict(null); setGeneration((g) => g + 1); }}>Reload (discard mine)</button>
+            <button type="button" onClick={() => { setDraft(toDraft(conflict)); saved.current = fingerprint(toDraft(conflict)); setWf(conflict); setConflict(null); setGeneration((g) => g + 1); }}>Reload (discard mine)</button>
             <button type="button" class="danger" onClick={() => save(conflict)}>Save mine over it</button>
           </div>
         </div>
@@ -246,7 +268,9 @@ export function EditorPage() {
                   <li key={i}>
                     <button type="button" class={i === sel ? "active" : ""} aria-current={i === sel ? "true" : undefined} data-task-button={t.name}
                             onClick={() => setSelected(i)}>
-                      {t.name || <i>unnamed</i>}{taskErrorCount(i) ? <span class="mlops-dot" aria-label="has errors" /> : null}
+                      <span class="mlops-task-name">{t.name || <i>unnamed</i>}</span>
+                      {typeBadge(t.type) && <span class="mlops-type-badge" data-type={t.type} title={typeLabel(t.type)}>{typeBadge(t.type)}</span>}
+                      {taskErrorCount(i) ? <span class="mlops-dot" aria-label="has errors" /> : null}
                     </button>
                   </li>
                 ))}
@@ -327,16 +351,22 @@ function TaskForm({ index, task, tasks, errors, readOnly, setTask, renameTask, o
   const others = tasks.filter((t, j) => j !== index && t.name);
   const deps = task.depends_on || [];
   const toggleDep = (name, on) => setTask(index, { depends_on: on ? [...deps, name] : deps.filter((d) => d !== name) });
+  const type = task.type || "python";
+  // The other type's content stays in the draft (switch back and it is there); a save sends only this type's.
+  const changeType = (next) => setTask(index, { type: next,
+    ...(next === "docker" && !task.docker ? { docker: emptyDocker() } : {}),
+    ...(next !== "docker" && !task.code ? { code: STARTER_CODE } : {}) });
+  const typeHint = type === "branch" ? "returns the name(s) of the downstream task(s) to follow"
+    : type === "docker" ? "runs a container image" : "runs the code";
   return (
-    <div class="mlops-task-form" data-task={task.name}>
+    <div class="mlops-task-form" data-task={task.name} data-type={type}>
       <div class="mlops-grid3">
         <Field label="Task name" error={firstMessage(errors, `${p}.name`)}>
           <input type="text" value={task.name} disabled={readOnly} onInput={(e) => renameTask(index, e.target.value)} />
         </Field>
-        <Field label="Type" error={firstMessage(errors, `${p}.type`)}
-               hint={task.type === "branch" ? "returns the name(s) of the downstream task(s) to follow" : "runs the code"}>
-          <select value={task.type || "python"} disabled={readOnly} onChange={(e) => setTask(index, { type: e.target.value })}>
-            <option value="python">python</option><option value="branch">branch</option>
+        <Field label="Type" error={firstMessage(errors, `${p}.type`)} hint={typeHint}>
+          <select value={type} disabled={readOnly} onChange={(e) => changeType(e.target.value)}>
+            {TASK_TYPES.map(([k, text]) => <option key={k} value={k}>{text}</option>)}
           </select>
         </Field>
         <Field label="Trigger rule" error={firstMessage(errors, `${p}.trigger_rule`)}>
@@ -357,7 +387,8 @@ function TaskForm({ index, task, tasks, errors, readOnly, setTask, renameTask, o
         {firstMessage(errors, `${p}.depends_on`) && <div class="mlops-error" role="alert">{firstMessage(errors, `${p}.depends_on`)}</div>}
       </fieldset>
       <div class="mlops-grid3">
-        <Field label="Map over (upstream task)" error={firstMessage(errors, `${p}.map_over`)} hint="run once per item of that task's list result">
+        <Field label="Map over (upstream task)" error={firstMessage(errors, `${p}.map_over`)}
+               hint={type === "docker" ? "not for docker tasks" : "run once per item of that task's list result"}>
           <select value={task.map_over || ""} disabled={readOnly} onChange={(e) => setTask(index, { map_over: e.target.value || null })}>
             <option value="">no mapping</option>
             {deps.map((d) => <option key={d} value={d}>{d}</option>)}
@@ -372,12 +403,18 @@ function TaskForm({ index, task, tasks, errors, readOnly, setTask, renameTask, o
                  onInput={(e) => setTask(index, { timeout_seconds: e.target.value === "" ? null : parseInt(e.target.value, 10) })} />
         </Field>
       </div>
-      <div class={`mlops-field${errorsAt(errors, `${p}.code`).length ? " has-error" : ""}`}>
-        <span class="mlops-label" id={`code-label-${index}`}>Code (Python; the body of a function)</span>
-        <CodeEditor value={task.code} readOnly={readOnly} errors={errorsAt(errors, `${p}.code`)} label={`Code of task ${task.name}`}
-                    onChange={(code) => setTask(index, { code })} />
-        {firstMessage(errors, `${p}.code`) && <div class="mlops-error" role="alert" data-code-error>{firstMessage(errors, `${p}.code`)}</div>}
-      </div>
+      {type === "docker"
+        ? <DockerForm index={index} docker={task.docker} errors={errors} readOnly={readOnly}
+                      set={(patch) => setTask(index, { docker: { ...(task.docker || emptyDocker()), ...patch } })} />
+        : (
+          <div class={`mlops-field${errorsAt(errors, `${p}.code`).length ? " has-error" : ""}`}>
+            <span class="mlops-label" id={`code-label-${index}`}>Code (Python; the body of a function)</span>
+            <CodeEditor value={task.code} readOnly={readOnly} errors={errorsAt(errors, `${p}.code`)} label={`Code of task ${task.name}`}
+                        onChange={(code) => setTask(index, { code })} />
+            {firstMessage(errors, `${p}.code`) && <div class="mlops-error" role="alert" data-code-error>{firstMessage(errors, `${p}.code`)}</div>}
+            {firstMessage(errors, `${p}.docker`) && <div class="mlops-error" role="alert">{firstMessage(errors, `${p}.docker`)}</div>}
+          </div>
+        )}
       {!readOnly && <button type="button" class="danger-text" onClick={onRemove}>Remove task</button>}
     </div>
   );

@@ -83,6 +83,7 @@ function VersionDiff({ id, from, to }) {
   if (!diff || !specs) return <p class="mlops-loading">Loading diff…</p>;
   const [a, b] = specs;
   const code = (spec, name) => { const t = (spec.spec.tasks || []).find((x) => x.name === name); return t ? t.code : ""; };
+  const taskOf = (spec, name) => (spec.spec.tasks || []).find((x) => x.name === name);
   const renamedTo = Object.fromEntries(diff.tasks.renamed.map((r) => [r.to, r.from]));
   return (
     <section class="mlops-diff-set" aria-label={`Diff v${from} to v${to}`} id="mlops-version-diff">
@@ -125,13 +126,18 @@ function VersionDiff({ id, from, to }) {
           <h3>Task {t.name}</h3>
           {t.depends_on_added.length > 0 && <p class="add">now depends on {t.depends_on_added.join(", ")}</p>}
           {t.depends_on_removed.length > 0 && <p class="del">no longer depends on {t.depends_on_removed.join(", ")}</p>}
-          {t.fields.filter((c) => c.field !== "code" && c.field !== "depends_on").map((c) => <p key={c.field}>{c.field}: {fmtValue(c.old)} → {fmtValue(c.new)}</p>)}
+          {t.fields.filter((c) => c.field !== "code" && c.field !== "depends_on").map((c) => (isObject(c.old) || isObject(c.new)
+            // A docker task's settings: their pretty JSON side by side.
+            ? <div key={c.field} data-task-field={c.field}><p>{c.field}:</p>
+                <SideBySideDiff oldText={prettyJson(c.old)} newText={prettyJson(c.new)} oldLabel={`v${from}`} newLabel={`v${to}`} /></div>
+            : <p key={c.field}>{c.field}: {fmtValue(c.old)} → {fmtValue(c.new)}</p>))}
           {t.code_diff && <SideBySideDiff oldText={code(a, renamedTo[t.name] || t.name)} newText={code(b, t.name)} oldLabel={`v${from}`} newLabel={`v${to}`} />}
         </div>
       ))}
       {diff.tasks.added.map((n) => (
-        <div key={`new${n}`} class="mlops-task-diff"><h3>Task {n} (new)</h3>
-          <SideBySideDiff oldText="" newText={code(b, n)} oldLabel={`v${from}`} newLabel={`v${to}`} /></div>
+        <div key={`new${n}`} class="mlops-task-diff" data-task-diff={n}><h3>Task {n} (new{taskOf(b, n) && taskOf(b, n).type === "docker" ? ", docker container" : ""})</h3>
+          <SideBySideDiff oldText="" newText={taskOf(b, n) && taskOf(b, n).type === "docker" ? prettyJson(taskOf(b, n).docker) : code(b, n)}
+                          oldLabel={`v${from}`} newLabel={`v${to}`} /></div>
       ))}
       <details><summary>Whole structure (without code)</summary>
         <SideBySideDiff oldText={specOutline(a.spec)} newText={specOutline(b.spec)} oldLabel={`v${from}`} newLabel={`v${to}`} /></details>
