@@ -53,6 +53,7 @@ ui:
 
 bench: install-test
 	$(BIN)/python bench/bench_versions.py
+	$(BIN)/python bench/bench_live.py
 
 clean:
 	rm -rf $(VENV) .airflow build *.egg-info
