@@ -24,6 +24,7 @@ from airflow_mlops.services import state_feed
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.2
+RENEW_SECONDS = 1.0  # the lease lasts 5 s; renewing it every tick would be 5 writes a second for nothing
 PRUNE_EVERY_SECONDS = 600
 QUEUE_LIMIT = 10_000  # a subscriber this far behind is cut off; it reconnects and replays from the table
 REPLAY_LIMIT = 5_000
@@ -65,6 +66,7 @@ class Hub:
         self.thread: threading.Thread | None = None
         self.stopping = threading.Event()
         self.last_prune = 0.0
+        self.renewed = 0.0
 
     def ensure_started(self) -> None:
         with self.lock:
@@ -125,7 +127,11 @@ class Hub:
             self.stopping.wait(max(0.0, TICK_SECONDS - (time.monotonic() - started)))
 
     def _feed(self, leading: bool) -> bool:
+        if leading and time.monotonic() - self.renewed < RENEW_SECONDS:
+            self.feed.tick()
+            return True
         if state_feed.hold_lease(self.holder):
+            self.renewed = time.monotonic()
             if not leading:
                 log.info("MLOps live: this process (%s) now reads Airflow's run and task states", self.holder)
             self.feed.tick()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -30,6 +31,7 @@ LEASE_NAME = "state-feed"
 LEASE_SECONDS = 5
 ACTIVE_RUN_STATES = ("queued", "running")
 RETENTION = timedelta(hours=24)
+WORKFLOWS_REFRESH_SECONDS = 2.0
 Key = tuple[str, str, str | None, int]  # dag_id, run_id, task_id (None: the run), map_index
 
 
@@ -69,11 +71,14 @@ class StateFeed:
         self.seen: dict[Key, Seen] = {}
         self.tracked: set[tuple[str, str]] = set()
         self.workflows: dict[str, str] = {}  # dag_id -> workflow id
+        self.workflows_read = 0.0
         self.primed = False
 
     def tick(self) -> int:
         """One pass: returns the number of events recorded."""
-        self.workflows = self._workflow_ids()
+        if time.monotonic() - self.workflows_read > WORKFLOWS_REFRESH_SECONDS:
+            self.workflows = self._workflow_ids()
+            self.workflows_read = time.monotonic()
         if not self.primed:
             self._prime()
         runs, tis = self._read_airflow()
