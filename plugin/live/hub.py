@@ -127,11 +127,12 @@ class Hub:
             self.stopping.wait(max(0.0, TICK_SECONDS - (time.monotonic() - started)))
 
     def _feed(self, leading: bool) -> bool:
-        if leading and time.monotonic() - self.renewed < RENEW_SECONDS:
-            self.feed.tick()
-            return True
+        if time.monotonic() - self.renewed < RENEW_SECONDS:  # leader: keep going; follower: try again later
+            if leading:
+                self.feed.tick()
+            return leading
+        self.renewed = time.monotonic()
         if state_feed.hold_lease(self.holder):
-            self.renewed = time.monotonic()
             if not leading:
                 log.info("MLOps live: this process (%s) now reads Airflow's run and task states", self.holder)
             self.feed.tick()
