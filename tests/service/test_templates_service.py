@@ -76,7 +76,8 @@ def test_instantiate_sets_defaults_and_never_touches_code(plugin_db):
     record = templates.instantiate(template.id, "tiny_wf", {"n": 3, "label": tricky}, ALICE)
     assert record.spec["params"]["n"]["default"] == 3 and record.spec["params"]["label"]["default"] == tricky
     assert record.spec["tasks"] == [{**TEMPLATE["spec"]["tasks"][0], "type": "python", "depends_on": [], "retries": None,
-                                     "timeout_seconds": None, "description": "", "map_over": None, "trigger_rule": None}]
+                                     "timeout_seconds": None, "description": "", "map_over": None, "trigger_rule": None,
+                                     "docker": None}]
     assert (record.template_id, record.template_revision) == (template.id, 1)
     assert templates.get_template(template.id, ALICE).usage_count == 1
     templates.update_template(template.id, {**TEMPLATE, "description": "v2"}, ALICE)
