@@ -54,6 +54,7 @@ setup(
         "pydantic>=2.7",
         "croniter>=2",
         "jsonschema>=4",
+        "prometheus-client>=0.20",
     ],
     extras_require={
         "postgres": ["apache-airflow-providers-postgres", "psycopg[binary]>=3.2"],

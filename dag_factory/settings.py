@@ -109,6 +109,11 @@ OPTIONS: tuple[Option, ...] = (
         "/data/datasets,/data/models",
     ),
     Option(
+        "metrics_token", "",
+        "Bearer token Prometheus must send to scrape ``/mlops-metrics/metrics``. Empty: the endpoint is open "
+        "(only for an internal network). Prefer ``AIRFLOW__MLOPS__METRICS_TOKEN_SECRET`` or a secrets backend.",
+    ),
+    Option(
         "db_connect_timeout", "10",
         "Seconds the DAG loader waits for the plugin database before serving the cached specs.",
         type="integer",

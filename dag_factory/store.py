@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, Literal
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, and_, column, select, table
 from sqlalchemy.engine import Engine
 
-from airflow_mlops_dag_factory import settings
+from airflow_mlops_dag_factory import settings, stats
 from airflow_mlops_dag_factory.database import get_engine
 from airflow_mlops_dag_factory.errors import FieldError
 from airflow_mlops_dag_factory.spec import WorkflowSpec
@@ -82,8 +83,14 @@ class LoadResult:
 
 def load_workflows(dag_id: str | None = None, url: str | None = None, cache_dir: Path | None = None) -> LoadResult:
     """All workflows (or only ``dag_id``, as a worker needs), from the database or else the last good cache."""
-    url = url or settings.database_url()
-    cache_dir = cache_dir or settings.cache_dir()
+    started = time.perf_counter()
+    result = _load(dag_id, url or settings.database_url(), cache_dir or settings.cache_dir())
+    if dag_id is None:
+        stats.report_load(result.source, len(result.workflows), len(result.skipped), time.perf_counter() - started)
+    return result
+
+
+def _load(dag_id: str | None, url: str, cache_dir: Path) -> LoadResult:
     try:
         rows = _fetch_current(get_engine(url), dag_id)
     except Exception as exc:  # any DB failure: unreachable, locked, missing tables, bad URL...

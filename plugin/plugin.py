@@ -7,6 +7,9 @@ from airflow.plugins_manager import AirflowPlugin
 from airflow_mlops.api.routes import blueprint
 from airflow_mlops.live.app import LIVE_PREFIX
 from airflow_mlops.live.app import app as live_app
+from airflow_mlops.monitoring.api_metrics import instrument
+from airflow_mlops.monitoring.app import METRICS_PREFIX
+from airflow_mlops.monitoring.app import app as metrics_app
 from airflow_mlops.views.pages import MLOpsPagesView
 
 
@@ -22,11 +25,15 @@ def _exempt_from_global_csrf(_state) -> None:
     csrf.exempt(blueprint)
 
 
+instrument(blueprint)
+
+
 class MLOpsPlugin(AirflowPlugin):
     name = "mlops"
     flask_blueprints = [blueprint]
     # Live run/task states (Server-Sent Events) on the api-server's own ASGI app: one coroutine per page.
-    fastapi_apps = [{"app": live_app, "url_prefix": LIVE_PREFIX, "name": "MLOps live states"}]
+    fastapi_apps = [{"app": live_app, "url_prefix": LIVE_PREFIX, "name": "MLOps live states"},
+                    {"app": metrics_app, "url_prefix": METRICS_PREFIX, "name": "MLOps Prometheus metrics"}]
     appbuilder_views = [{"view": MLOpsPagesView()}]  # no "name": no extra "Legacy Views" nav entry
     # Entries in Airflow's own navigation (Plugins -> MLOps -> ...), each shown as an iframe page; the pages
     # link to each other (editor, versions, runs) inside that iframe. Airflow shows plugin menus to every role

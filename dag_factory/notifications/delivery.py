@@ -20,6 +20,7 @@ from airflow_mlops_dag_factory.notifications.channels import connection_id, desc
 from airflow_mlops_dag_factory.notifications.message import RunReport
 from airflow_mlops_dag_factory.notifications.notifiers import notifier_for
 from airflow_mlops_dag_factory.spec import ChannelSpec
+from airflow_mlops_dag_factory.stats import report_notification
 
 log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 500
@@ -60,6 +61,7 @@ def deliver(channels: list[ChannelSpec], report: RunReport, context: dict[str, A
     results = [outcomes.get(i) or DeliveryResult(c, False, f"gave up after {limit} s (notification_timeout)")
                for i, c in enumerate(channels)]
     for result in results:
+        report_notification(report.event, result.channel.type, result.ok)
         if result.ok:
             log.info("MLOps %s notification of %r sent via %s", report.event, report.workflow, describe(result.channel))
         else:

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from airflow_mlops.db import transaction
 from airflow_mlops.models import StateEvent
+from airflow_mlops.monitoring.api_metrics import LIVE_SUBSCRIBERS
 from airflow_mlops.services import state_feed
 
 log = logging.getLogger(__name__)
@@ -86,12 +87,16 @@ class Hub:
             if self.last_id is None:
                 self.last_id = self.newest_id()
             self.subscribers.add(subscriber)
+        LIVE_SUBSCRIBERS.inc()
         self.ensure_started()
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         with self.lock:
+            if subscriber not in self.subscribers:
+                return
             self.subscribers.discard(subscriber)
+        LIVE_SUBSCRIBERS.dec()
 
     @staticmethod
     def newest_id() -> int:

@@ -30,11 +30,14 @@ FAST_STALENESS = {
     "AIRFLOW__SCHEDULER__PARSING_CLEANUP_INTERVAL": "5",
     "AIRFLOW__FAB__AUTH_RATE_LIMITED": "False",
 }
-# Every failure also goes to the deployment's default channel (the Slack stand-in), within 5 s.
-NOTIFICATION_DEFAULTS = {
+METRICS_TOKEN = "e2e-metrics-token-5a4b3c"
+# Every failure also goes to the deployment's default channel (the Slack stand-in), within 5 s; scraping
+# the metrics needs a token.
+PLUGIN_SETTINGS = {
     "AIRFLOW__MLOPS__DEFAULT_SLACK_WEBHOOK": HOOK_DEFAULT,
     "AIRFLOW__MLOPS__DEFAULT_EVENTS": "on_failure",
     "AIRFLOW__MLOPS__NOTIFICATION_TIMEOUT": "5",
+    "AIRFLOW__MLOPS__METRICS_TOKEN": METRICS_TOKEN,
 }
 
 
@@ -218,7 +221,7 @@ def e2e(request, tmp_path_factory, notify_sinks, container_engine) -> Iterator[E
         after_migrate = None
     else:
         writer, reader, cut, (restore, after_migrate) = _postgres_setup(request.getfixturevalue("pg_admin"))
-    overrides = {**writer, **FAST_STALENESS, **NOTIFICATION_DEFAULTS, **notify_sinks.connection_env(), **CONTAINER_SECRETS}
+    overrides = {**writer, **FAST_STALENESS, **PLUGIN_SETTINGS, **notify_sinks.connection_env(), **CONTAINER_SECRETS}
     if container_engine:
         overrides["AIRFLOW__MLOPS__DOCKER_URL"] = container_engine.url
     stack = AirflowStack(home, overrides=overrides, secrets_=PINNED_SECRETS)
