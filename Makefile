@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip
 CONSTRAINTS := airflow_config/constraints.txt
 PORT ?= 8080
 
-.PHONY: run test install install-test chromium container-engine ui bench clean
+.PHONY: run test install install-test chromium container-engine promtool ui bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,15 @@ container-engine:
 	  $(APT) install -y -qq podman runc busybox-static >/dev/null; }; } \
 	  || echo "could not install podman: the docker task tests will fail in CI and be skipped elsewhere"
 
+# The metrics test checks the endpoint's output with promtool (Debian's prometheus package).
+promtool:
+	@command -v promtool >/dev/null || { echo "installing Debian's prometheus (promtool) for the metrics test"; \
+	  $(APT) install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || { $(APT) update -qq && \
+	  $(APT) install -y -qq --no-install-recommends prometheus >/dev/null; }; } \
+	  || echo "could not install promtool: the metrics format test will fail in CI and be skipped elsewhere"
+
 # A basetemp of its own: pytest prunes old temp dirs, which must never hit another checkout's running tests.
-test: install-test chromium container-engine
+test: install-test chromium container-engine promtool
 	cd tests && ../$(BIN)/python -m pytest --basetemp=../.pytest-tmp $(PYTEST_ARGS)
 
 # Rebuild the pages' script from plugin/ui_src (needs Node.js + npm); the result is committed.

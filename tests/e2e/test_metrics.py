@@ -85,12 +85,7 @@ def test_output_passes_promtool_and_the_parser(e2e, admin):
     text = scrape(e2e.stack.base_url).text
     families = {f.name for f in text_string_to_metric_families(text)}
     assert {"mlops_workflows", "mlops_runs", "mlops_api_requests", "mlops_run_duration_seconds"} <= families
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        message = "promtool missing: apt-get install prometheus"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    promtool = require_promtool()
     checked = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
@@ -102,6 +97,16 @@ def test_scraping_needs_the_token_when_one_is_set(e2e, admin):
     assert scrape(e2e.stack.base_url, token=login_token).status_code == 401  # an Airflow login is not the token
     ok = scrape(e2e.stack.base_url)
     assert ok.status_code == 200 and ok.headers["Content-Type"].startswith("text/plain")
+
+
+def require_promtool() -> str:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        message = "promtool missing: apt-get install prometheus"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return promtool
 
 
 def mapped_names() -> set[str]:
@@ -145,3 +150,13 @@ def test_every_dashboard_metric_exists_and_the_dashboard_is_a_valid_model(e2e, a
     assert names - known == set(), f"dashboard metrics neither exposed nor mapped: {sorted(names - known)}"
     datasource = yaml.safe_load((CONFIG / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text())
     assert datasource["datasources"][0]["uid"] == "mlops-prometheus"
+
+
+def test_prometheus_config_is_valid(tmp_path, e2e):
+    promtool = require_promtool()
+    token = tmp_path / "token"
+    token.write_text(METRICS_TOKEN)
+    config = tmp_path / "prometheus.yml"
+    config.write_text((CONFIG / "prometheus" / "prometheus.yml").read_text().replace("/tmp/token", str(token)))
+    checked = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
