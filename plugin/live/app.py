@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from airflow_mlops import security as sec
-from airflow_mlops.live.hub import HUB, Hub
+from airflow_mlops.live.hub import HUB, REPLAY_LIMIT, Hub
 
 LIVE_PREFIX = "/mlops-live"  # where the plugin mounts this app on the api-server
 KEEPALIVE_SECONDS = 15
@@ -94,10 +94,15 @@ async def _stream(request: Request, hub: Hub, subscriber: Any, filters: frozense
             yield _frame({"id": sent}, "ready")  # the position to resume from; the page loads its state now
         else:
             oldest = await run_in_threadpool(hub.oldest_id)
-            if oldest is not None and last_event_id + 1 < oldest:
-                yield _frame({"id": last_event_id}, "reset")  # older than what is kept: reload, don't replay
-            sent = last_event_id
-            for event in await run_in_threadpool(hub.events_after, last_event_id, filters):
+            missed = await run_in_threadpool(hub.events_after, last_event_id, filters)
+            if (oldest is not None and last_event_id + 1 < oldest) or len(missed) >= REPLAY_LIMIT:
+                # Older than what is kept, or too much to replay: the page reloads its state instead.
+                sent = await run_in_threadpool(hub.newest_id)
+                yield _frame({"id": sent}, "reset")
+                missed = []
+            else:
+                sent = last_event_id
+            for event in missed:
                 yield _frame(event)
                 sent = event["id"]
         while not subscriber.overflowed:
