@@ -94,3 +94,13 @@ class PodmanEngine:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.unmount()
+
+    def unmount(self) -> None:
+        """podman leaves its storage's overlay mounted; unmount what lies under our folder so it can be deleted."""
+        try:
+            mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+        except OSError:
+            return
+        for point in sorted((m for m in mounts if m.startswith(str(self.base) + "/")), key=len, reverse=True):
+            subprocess.run(["umount", "-l", point], capture_output=True, check=False)

@@ -185,20 +185,6 @@ export function useLoad(load, deps) {
   return [state.data, state.error, () => setTick((t) => t + 1)];
 }
 
-/** Poll ``fn`` every ``ms`` while the tab is visible (live run states; #9 replaces this with a push). */
-export function usePoll(fn, ms, deps) {
-  useEffect(() => {
-    let stop = false, timer = null;
-    const tick = async () => {
-      if (stop) return;
-      if (!document.hidden) { try { await fn(); } catch (e) { /* next tick retries */ } }
-      if (!stop) timer = setTimeout(tick, ms);
-    };
-    timer = setTimeout(tick, ms);
-    return () => { stop = true; clearTimeout(timer); };
-  }, deps);
-}
-
 export function Toast({ message }) {
   if (!message) return null;
   return <div class="mlops-toast" role="status">{message}</div>;

@@ -1,16 +1,51 @@
 // Runs, per workflow or across all: live state, params, description, version, duration; select runs to
-// compare; trigger with a typed form and a description; each run links to Airflow's Grid.
+// compare; trigger with a typed form and a description; each run links to Airflow's Grid. States arrive
+// over the live stream and are applied in place; REST is asked again only when an event calls for it.
 import { h, Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { api, query, enc } from "../api.js";
 import { boot, perms } from "../boot.js";
-import { Layout, Link, StateBadge, Pager, ErrorBanner, Dialog, fmtTime, fmtDuration, fmtValue, useLoad, usePoll, useToast, Toast } from "../ui.jsx";
+import { Layout, Link, StateBadge, Pager, ErrorBanner, Dialog, fmtTime, fmtDuration, fmtValue, useLoad, useToast, Toast } from "../ui.jsx";
+import { useLiveData, LiveStatus } from "../live.js";
 import { TaskGraph } from "../graph.jsx";
 import { TriggerDialog } from "./trigger.jsx";
 
 const PAGE = 25;
-const LIVE_MS = 3000;
 const STATES = ["queued", "running", "success", "failed"];
+const FINISHED = new Set(["success", "failed"]);
+
+function replaceRun(page, fresh) {
+  if (!page || !page.items.some((r) => r.id === fresh.id)) return page;
+  return { ...page, items: page.items.map((r) => (r.id === fresh.id ? fresh : r)) };
+}
+
+/** One state event applied to a page of run records (see useLiveData). */
+export function applyRunEvent(page, event, ctx, stateFilter) {
+  const i = page.items.findIndex((r) => r.dag_id === event.dag_id && r.dag_run_id === event.run_id);
+  if (i < 0) {
+    // Not on this page: a new run (triggered anywhere), a run on another page, or one the filters hide
+    // until it reaches the state they ask for.
+    const key = `${event.dag_id}\u0000${event.run_id}`;
+    const qualifies = stateFilter && event.kind === "run" && event.state === stateFilter;
+    if (ctx.once(key) || (qualifies && ctx.once(`${key}\u0000${event.state}`))) ctx.reloadSoon();
+    return page;
+  }
+  const run = page.items[i];
+  let next;
+  if (event.kind === "run") {
+    if (run.state === event.state) return page;
+    next = { ...run, state: event.state };
+    if (event.state === "running" && !run.started_at) next.started_at = event.changed_at || event.seen_at;
+    // Finished: its record has the duration and the metrics now.
+    if (FINISHED.has(event.state)) ctx.refresh(run.id, () => api.get(`/jobs/${enc(run.id)}`), replaceRun);
+  } else {
+    if (!event.task_id || (run.tasks || {})[event.task_id] === event.state) return page;
+    next = { ...run, tasks: { ...(run.tasks || {}), [event.task_id]: event.state } };
+  }
+  const items = page.items.slice();
+  items[i] = next;
+  return { ...page, items };
+}
 
 export function RunsPage() {
   const id = boot.ids.workflow_id;
@@ -21,11 +56,12 @@ export function RunsPage() {
   const [dialog, setDialog] = useState(null);
   const [toast, showToast] = useToast();
   const [wf] = useLoad(() => (id ? api.get(`/workflows/${enc(id)}`) : Promise.resolve(null)), [id]);
-  const [page, error, reload] = useLoad(
-    () => api.get(`/jobs${query({ workflow_id: id, state: filters.state, version: filters.version, limit: PAGE, offset })}`),
-    [id, JSON.stringify(filters), offset]);
-  // Live: refresh while the page is open (states, durations, task states); #9 brings a push channel.
-  usePoll(async () => reload(), LIVE_MS, [id, JSON.stringify(filters), offset]);
+  const { data: page, error, status, reload } = useLiveData({
+    load: () => api.get(`/jobs${query({ workflow_id: id, state: filters.state, version: filters.version, limit: PAGE, offset })}`),
+    apply: (data, event, ctx) => applyRunEvent(data, event, ctx, filters.state),
+    deps: [id, JSON.stringify(filters), offset],
+    workflowIds: id ? [id] : [],
+  });
 
   const toggle = (runId, on) => setPicked((now) => (on ? [...now.filter((x) => x !== runId), runId].slice(-10) : now.filter((x) => x !== runId)));
   const items = page ? page.items : [];
@@ -49,7 +85,7 @@ export function RunsPage() {
         {id && <label class="mlops-field"><span>Version</span>
           <input type="number" min="1" aria-label="Version" value={filters.version} onChange={(e) => { setFilters({ ...filters, version: e.target.value }); setOffset(0); }} />
         </label>}
-        <span class="mlops-live" title={`refreshes every ${LIVE_MS / 1000} s`}>● live</span>
+        <LiveStatus status={status} />
       </form>
       <ErrorBanner error={error} />
       <table class="mlops-table" id="mlops-runs">

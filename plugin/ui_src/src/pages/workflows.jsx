@@ -1,15 +1,37 @@
 // Workflows: search, filters (tag, owner, template, active, last run state), sort, paging; per row the
-// last run, version and owner; actions open, trigger, clone, archive.
+// last run, version and owner; actions open, trigger, clone, archive. The last run's state follows the live
+// stream; a run newer than the one shown brings a fresh listing.
 import { h, Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { api, query, enc } from "../api.js";
 import { perms, mayEdit } from "../boot.js";
 import { Layout, Link, go, StateBadge, Pager, ErrorBanner, Confirm, Dialog, Field, fmtTime, useLoad, useToast, Toast } from "../ui.jsx";
+import { useLiveData, LiveStatus } from "../live.js";
 import { TriggerDialog } from "./trigger.jsx";
 
 const PAGE = 25;
 const SORTS = [["name", "Name (A–Z)"], ["-name", "Name (Z–A)"], ["-updated_at", "Recently updated"],
   ["updated_at", "Least recently updated"], ["-created_at", "Newest"], ["created_at", "Oldest"]];
+
+/** One state event applied to a page of workflows (see useLiveData): only runs matter here. */
+export function applyWorkflowEvent(data, event, ctx, lastRunFilter) {
+  if (event.kind !== "run") return data;
+  const key = `${event.dag_id}\u0000${event.run_id}`;
+  const i = data.items.findIndex((w) => w.id === event.workflow_id);
+  if (i < 0) { // a workflow not listed: it may be now, if the filter asks for the state its run just reached
+    if (lastRunFilter && event.state === lastRunFilter && ctx.once(`${key}\u0000${event.state}`)) ctx.reloadSoon();
+    return data;
+  }
+  const wf = data.items[i];
+  if (!wf.last_run || wf.last_run.run_id !== event.run_id) { // usually a new run: the listing knows the newest
+    if (ctx.once(key)) ctx.reloadSoon();
+    return data;
+  }
+  if (wf.last_run.state === event.state) return data;
+  const items = data.items.slice();
+  items[i] = { ...wf, last_run: { ...wf.last_run, state: event.state } };
+  return { ...data, items };
+}
 
 function initialFilters() {
   const p = new URLSearchParams(window.location.search);
@@ -22,7 +44,11 @@ export function WorkflowsPage() {
   const [error, setError] = useState(null);
   const [dialog, setDialog] = useState(null);
   const [toast, showToast] = useToast();
-  const [data, loadError, reload] = useLoad(() => api.get(`/workflows${query({ ...f, limit: PAGE })}`), [JSON.stringify(f)]);
+  const { data, error: loadError, status, reload } = useLiveData({
+    load: () => api.get(`/workflows${query({ ...f, limit: PAGE })}`),
+    apply: (current, event, ctx) => applyWorkflowEvent(current, event, ctx, f.last_run_state),
+    deps: [JSON.stringify(f)],
+  });
   const [templates] = useLoad(() => (perms.read_templates ? api.get("/templates?limit=200") : Promise.resolve({ items: [] })), []);
   const set = (k, v) => {
     const next = { ...f, [k]: v, offset: k === "offset" ? v : 0 };
@@ -76,6 +102,7 @@ export function WorkflowsPage() {
             {SORTS.map(([v, l]) => <option key={v} value={v}>{l}</option>)}
           </select>
         </Field>
+        <LiveStatus status={status} />
       </form>
       <ErrorBanner error={error || loadError} onDismiss={error ? () => setError(null) : null} />
       <table class="mlops-table" id="mlops-workflows">
