@@ -55,6 +55,8 @@ setup(
         "croniter>=2",
         "jsonschema>=4",
         "prometheus-client>=0.20",
+        # Airflow's StatsD client: how the dag-processor's and workers' metrics leave those processes.
+        "statsd>=3.3",
     ],
     extras_require={
         "postgres": ["apache-airflow-providers-postgres", "psycopg[binary]>=3.2"],

@@ -18,6 +18,7 @@ import requests
 from container_engine import PodmanEngine, missing_tools
 from notify_sinks import HOOK_DEFAULT, Sinks
 from stack import AirflowStack
+from statsd_sink import StatsdSink
 
 ADMIN = ("admin", "admin-pass-e2e")
 PINNED_SECRETS = {
@@ -45,9 +46,9 @@ class E2EStack:
     """An :class:`AirflowStack` plus the backend-specific way to cut the readers off the plugin DB."""
 
     def __init__(self, stack: AirflowStack, backend: str, reader_env: dict[str, str], cut, restore, sinks: Sinks,
-                 engine: PodmanEngine | None):
+                 engine: PodmanEngine | None, statsd: StatsdSink):
         self.stack, self.backend = stack, backend
-        self.sinks, self.engine = sinks, engine
+        self.sinks, self.engine, self.statsd = sinks, engine, statsd
         self.reader_env = reader_env
         self._cut, self._restore = cut, restore
         self.api = AirflowApi(stack.base_url, *ADMIN)
@@ -212,8 +213,16 @@ def container_engine(tmp_path_factory) -> Iterator[PodmanEngine | None]:
     engine.stop()
 
 
+@pytest.fixture(scope="session")
+def statsd_sink() -> Iterator[StatsdSink]:
+    """Where every process of the stacks sends Airflow's StatsD metrics (and the plugin's, through them)."""
+    sink = StatsdSink()
+    yield sink
+    sink.stop()
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def e2e(request, tmp_path_factory, notify_sinks, container_engine) -> Iterator[E2EStack]:
+def e2e(request, tmp_path_factory, notify_sinks, container_engine, statsd_sink) -> Iterator[E2EStack]:
     backend = request.param
     home = tmp_path_factory.mktemp(f"airflow-{backend}")
     if backend == "sqlite":
@@ -221,7 +230,8 @@ def e2e(request, tmp_path_factory, notify_sinks, container_engine) -> Iterator[E
         after_migrate = None
     else:
         writer, reader, cut, (restore, after_migrate) = _postgres_setup(request.getfixturevalue("pg_admin"))
-    overrides = {**writer, **FAST_STALENESS, **PLUGIN_SETTINGS, **notify_sinks.connection_env(), **CONTAINER_SECRETS}
+    overrides = {**writer, **FAST_STALENESS, **PLUGIN_SETTINGS, **notify_sinks.connection_env(), **CONTAINER_SECRETS,
+                 **statsd_sink.env()}
     if container_engine:
         overrides["AIRFLOW__MLOPS__DOCKER_URL"] = container_engine.url
     stack = AirflowStack(home, overrides=overrides, secrets_=PINNED_SECRETS)
@@ -233,7 +243,7 @@ def e2e(request, tmp_path_factory, notify_sinks, container_engine) -> Iterator[E
     stack.start(component_env={"dag-processor": reader, "scheduler": reader})
     try:
         stack.wait_healthy()
-        e2e_stack = E2EStack(stack, backend, reader, cut, restore, notify_sinks, container_engine)
+        e2e_stack = E2EStack(stack, backend, reader, cut, restore, notify_sinks, container_engine, statsd_sink)
         e2e_stack.api.login()
         yield e2e_stack
     finally:

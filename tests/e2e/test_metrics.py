@@ -160,3 +160,29 @@ def test_prometheus_config_is_valid(tmp_path, e2e):
     config.write_text((CONFIG / "prometheus" / "prometheus.yml").read_text().replace("/tmp/token", str(token)))
     checked = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_dag_factory_and_notification_metrics_reach_statsd_and_are_mapped(e2e, admin):
+    """The dag-processor and workers have no endpoint: their metrics go through Airflow's StatsD client, and
+    the exporter mapping shipped in airflow_config/ turns every one of them into a Prometheus name."""
+    name = unique("metrics_statsd")
+    admin.ok("POST", "/workflows", {"name": name, "tasks": [{"name": "boom", "code": "raise ValueError('x')"}],
+                                    "notifications": {"on_failure": [{"type": "slack_webhook",
+                                                                      "connection_id": "mlops_test_hook_500"}]}})
+    e2e.api.wait_dag(name)
+    assert e2e.api.wait_run(name, e2e.api.trigger_ok(name)) == "failed"
+    wanted = {"airflow.mlops.dag_factory.load_duration", "airflow.mlops.dag_factory.workflows_loaded",
+              "airflow.mlops.notification.on_failure.slack_webhook.failed", "airflow.scheduler_heartbeat"}
+    deadline = time.monotonic() + 90
+    while not wanted <= e2e.statsd.names() and time.monotonic() < deadline:
+        time.sleep(1)
+    assert wanted <= e2e.statsd.names(), f"missing: {wanted - e2e.statsd.names()}"
+    rules = [r for r in yaml.safe_load((CONFIG / "statsd_mapping.yml").read_text())["mappings"]
+             if r.get("action") != "drop"]
+    for metric in sorted(e2e.statsd.names("airflow.mlops.")):
+        assert any(statsd_glob(rule["match"], metric) for rule in rules), f"{metric} has no mapping"
+
+
+def statsd_glob(pattern: str, metric: str) -> bool:
+    """statsd_exporter's glob: ``*`` stands for one dot-separated component."""
+    return re.fullmatch(re.escape(pattern).replace(r"\*", r"[^.]+"), metric) is not None

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 from api_client import USERS, Client, ensure_users, unique
-from notify_sinks import HOOK_500, HOOK_DEFAULT, HOOK_DOWN, HOOK_OK, SENDER, SLACK_API, SMTP, wait_for
+from notify_sinks import HOOK_500, HOOK_DEFAULT, HOOK_DOWN, HOOK_OK, HOOK_SLOW, SENDER, SLACK_API, SMTP, wait_for
 
 SQLITE = pytest.mark.parametrize("e2e", ["sqlite"], indirect=True)
 BOTH = pytest.mark.parametrize("e2e", ["sqlite", "postgres"], indirect=True)
@@ -175,14 +175,18 @@ def test_send_a_test_notification(e2e, owner):
         "on_failure": [{"type": "slack_webhook", "connection_id": HOOK_OK},
                        {"type": "slack", "connection_id": SLACK_API, "channel": "#ml-alerts"},
                        {"type": "email", "connection_id": SMTP, "to": ["ml-team@example.com"]},
-                       {"type": "slack_webhook", "connection_id": HOOK_500}]}))
+                       {"type": "slack_webhook", "connection_id": HOOK_500},
+                       {"type": "slack_webhook", "connection_id": HOOK_SLOW}]}))
     path = f"/workflows/{workflow['id']}/notifications/test"
+    started = time.monotonic()
     result = owner.ok("POST", path, {"event": "on_failure"})
+    assert time.monotonic() - started < 20  # the slow channel is given up after [mlops] notification_timeout (5 s)
     assert result["event"] == "on_failure"
     by_conn = {r["connection_id"]: r for r in result["results"]}
-    assert set(by_conn) == {HOOK_OK, SLACK_API, SMTP, HOOK_500, HOOK_DEFAULT}  # + the deployment default
+    assert set(by_conn) == {HOOK_OK, SLACK_API, SMTP, HOOK_500, HOOK_SLOW, HOOK_DEFAULT}  # + the deployment default
     assert all(by_conn[c]["ok"] and by_conn[c]["error"] is None for c in (HOOK_OK, SLACK_API, SMTP, HOOK_DEFAULT))
     assert by_conn[HOOK_500]["ok"] is False and "Status Code: 500" in by_conn[HOOK_500]["error"]
+    assert by_conn[HOOK_SLOW]["ok"] is False and by_conn[HOOK_SLOW]["error"] == "gave up after 5 s (notification_timeout)"
     assert by_conn[SLACK_API]["target"] == "#ml-alerts" and by_conn[SMTP]["target"] == "ml-team@example.com"
     [post] = e2e.sinks.slack.posts("/hook/ok", f"[TEST] MLOps workflow {workflow['name']} failed")
     assert "*Test sent by:* user1" in post["json"]["text"]
@@ -200,7 +204,7 @@ def test_send_a_test_notification(e2e, owner):
     assert Client(e2e.stack.base_url, None, None, "anonymous").call("POST", path, {}).status_code == 401
 
     audit = owner_admin(e2e).ok("GET", f"/audit?object_id={workflow['id']}&action=notification_test")["items"]
-    assert audit and audit[0]["actor"] == "user1" and audit[0]["details"]["failed"] == 1
+    assert audit and audit[0]["actor"] == "user1" and audit[0]["details"]["failed"] == 2
     defaults = viewer.ok("GET", "/notifications/defaults")
     assert defaults == {"events": ["on_failure"], "timeout_seconds": 5, "channels": [
         {"type": "slack_webhook", "connection_id": HOOK_DEFAULT, "channel": None, "to": []}],
