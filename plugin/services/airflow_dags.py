@@ -8,6 +8,7 @@ regular parse.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,8 +20,29 @@ from airflow_mlops_dag_factory import settings
 log = logging.getLogger(__name__)
 
 
+FOLLOW_UP_SECONDS = 2.0
+_follow_up_lock = threading.Lock()
+_follow_up: threading.Timer | None = None
+
+
 def request_reparse() -> bool:
-    """Ask the dag-processor to parse the MLOps DAG file next, instead of within the parse interval."""
+    """Ask the dag-processor to parse the MLOps DAG file next, instead of within the parse interval.
+
+    Airflow drops a priority request that it claims while the same file is being parsed (the parse that is
+    running may have read the database before this save), so a second request follows a moment after the
+    last save.
+    """
+    global _follow_up
+    with _follow_up_lock:
+        if _follow_up is not None:
+            _follow_up.cancel()
+        _follow_up = threading.Timer(FOLLOW_UP_SECONDS, _insert_parse_request)
+        _follow_up.daemon = True
+        _follow_up.start()
+    return _insert_parse_request()
+
+
+def _insert_parse_request() -> bool:
     from airflow.models.dag import DagModel  # noqa: F401  (mappers must be configured)
     from airflow.models.dagbag import DagPriorityParsingRequest
     from airflow.utils.session import create_session

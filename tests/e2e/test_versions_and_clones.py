@@ -22,7 +22,7 @@ def admin(e2e) -> Iterator[Client]:
     e2e.archive_workflows_except(before)
 
 
-def wait_for_doc(e2e, dag_id: str, text: str, timeout: float = 30) -> None:
+def wait_for_doc(e2e, dag_id: str, text: str, timeout: float = 45) -> None:
     e2e.api.wait_dag(dag_id)
     deadline = time.monotonic() + timeout
     while text not in (e2e.api.get(f"/api/v2/dags/{dag_id}/details").get("doc_md") or ""):
