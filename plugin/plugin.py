@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from airflow_mlops.api.routes import blueprint
-from airflow_mlops.live.app import LIVE_PREFIX
+from airflow_mlops.live.app import LIVE_PREFIX, StartLiveFeed
 from airflow_mlops.live.app import app as live_app
 from airflow_mlops.monitoring.api_metrics import instrument
 from airflow_mlops.monitoring.app import METRICS_PREFIX
@@ -34,6 +34,8 @@ class MLOpsPlugin(AirflowPlugin):
     # Live run/task states (Server-Sent Events) on the api-server's own ASGI app: one coroutine per page.
     fastapi_apps = [{"app": live_app, "url_prefix": LIVE_PREFIX, "name": "MLOps live states"},
                     {"app": metrics_app, "url_prefix": METRICS_PREFIX, "name": "MLOps Prometheus metrics"}]
+    # Starts the state feed with the api-server, so changes are recorded even while no page is open.
+    fastapi_root_middlewares = [{"middleware": StartLiveFeed, "args": [], "kwargs": {}, "name": "MLOps live feed"}]
     appbuilder_views = [{"view": MLOpsPagesView()}]  # no "name": no extra "Legacy Views" nav entry
     # Entries in Airflow's own navigation (Plugins -> MLOps -> ...), each shown as an iframe page; the pages
     # link to each other (editor, versions, runs) inside that iframe. Airflow shows plugin menus to every role

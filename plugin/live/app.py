@@ -118,3 +118,17 @@ async def _stream(request: Request, hub: Hub, subscriber: Any, filters: frozense
                 sent = event["id"]
     finally:
         hub.unsubscribe(subscriber)
+
+
+class StartLiveFeed:
+    """A pass-through ASGI middleware on the api-server's root app, there for its construction: Starlette builds
+    it when the api-server serves its first request, which starts this process's hub (and so the state feed)
+    without waiting for a page to subscribe. Mounted sub-apps get no startup event; other Airflow processes
+    never build the api-server's app, so they never start a hub."""
+
+    def __init__(self, app: Any):
+        self.app = app
+        HUB.ensure_started()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)

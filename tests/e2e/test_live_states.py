@@ -94,6 +94,21 @@ def live(e2e) -> Iterator[dict[str, Any]]:
     e2e.archive_workflows_except(before)
 
 
+def test_changes_are_recorded_while_no_page_is_open(e2e, live):
+    """The feed starts with the api-server, not with the first page: a page that comes later with an old id
+    (here: the very first one, 0) still receives the whole history of a run nobody watched."""
+    workflow = live["workflow"]
+    run_id = e2e.api.trigger_ok(workflow["name"])
+    assert e2e.api.wait_run(workflow["name"], run_id) == "failed"
+    late = Subscriber(e2e.stack.base_url, live["headers"], {"workflow_id": workflow["id"], "last_event_id": 0})
+    try:
+        late.wait_for(run_finished(run_id), timeout=30)
+    finally:
+        late.close()
+    states = {(e["task_id"], e["state"]) for e in late.events if e["run_id"] == run_id}
+    assert {(None, "running"), (None, "failed"), ("train", "failed"), ("publish", "upstream_failed")} <= states
+
+
 def test_a_subscriber_gets_every_state_in_order(e2e, live):
     workflow = live["workflow"]
     sub = Subscriber(e2e.stack.base_url, live["headers"], {"workflow_id": workflow["id"]})
