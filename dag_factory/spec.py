@@ -8,6 +8,7 @@ Parsing is strict (unknown fields and wrong types are errors, never silently coe
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +27,8 @@ TriggerRule = Literal[
     "one_failed", "one_done", "none_failed", "none_failed_min_one_success", "none_skipped", "always",
 ]
 
+# Airflow's own rule for dag_id / task_id / connection ids (airflow.sdk.definitions._internal.node.validate_key).
+KEY_PATTERN = re.compile(r"^[\w.-]+$", re.ASCII)
 NonNegativeInt = Annotated[int, Field(ge=0)]
 # Per-field limits: generous for real pipelines, small enough that one document cannot exhaust the server.
 MAX_TEXT = 10_000

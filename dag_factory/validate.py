@@ -16,6 +16,7 @@ from airflow_mlops_dag_factory.errors import FieldError
 from airflow_mlops_dag_factory.params import BOUND_KEYWORDS, param_schema
 from airflow_mlops_dag_factory.spec import (
     EVENTS,
+    KEY_PATTERN,
     ChannelSpec,
     NotificationSpec,
     ParamSpec,
@@ -26,8 +27,6 @@ from airflow_mlops_dag_factory.spec import (
 from airflow_mlops_dag_factory.usercode import compile_task_code
 from airflow_mlops_dag_factory.validate_docker import check_docker
 
-# Airflow's own rules for dag_id / task_id (airflow.sdk.definitions._internal.node.validate_key).
-KEY_PATTERN = re.compile(r"^[\w.-]+$", re.ASCII)
 KEY_MAX_LENGTH = 250
 TAG_MAX_LENGTH = 100  # airflow.models.dag.TAG_MAX_LEN
 PARAM_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

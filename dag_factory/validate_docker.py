@@ -16,7 +16,7 @@ import jinja2
 
 from airflow_mlops_dag_factory import settings
 from airflow_mlops_dag_factory.errors import FieldError
-from airflow_mlops_dag_factory.spec import DockerSpec, MountSpec, SecretRef
+from airflow_mlops_dag_factory.spec import KEY_PATTERN, DockerSpec, MountSpec, SecretRef
 
 # distribution/reference grammar: [registry[:port]/]path[:tag][@digest]
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -32,7 +32,6 @@ VOLUME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 NETWORK_PATTERN = re.compile(r"^(?:bridge|none|host|container:[A-Za-z0-9][A-Za-z0-9_.-]*|[A-Za-z0-9][A-Za-z0-9_.-]*)$")
 MEM_PATTERN = re.compile(r"^[1-9][0-9]*[bkmgBKMG]?$")
 ENGINE_SCHEMES = ("unix://", "tcp://", "http://", "https://", "ssh://")
-KEY_PATTERN = re.compile(r"^[\w.-]+$", re.ASCII)
 _JINJA = jinja2.Environment()
 
 

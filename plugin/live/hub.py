@@ -154,9 +154,7 @@ class Hub:
             if self.last_id is None:
                 self.last_id = self.newest_id()
                 return
-        with transaction() as session:
-            rows = [event_dict(e) for e in session.scalars(
-                select(StateEvent).where(StateEvent.id > self.last_id).order_by(StateEvent.id).limit(REPLAY_LIMIT))]
+        rows = self.events_after(self.last_id, frozenset())
         if not rows:
             return
         self.last_id = rows[-1]["id"]
