@@ -157,14 +157,19 @@ def test_a_broken_slack_changes_nothing_and_is_named_in_the_logs(e2e, owner):
     assert "ValueError: loss diverged" in retry_log  # the task's own error is still there
     assert e2e.sinks.slack.posts("/hook/fail", run_id)  # the retry message was attempted
 
+    # Both run-level callbacks run in the dag-processor, each whenever its run ends: wait for both messages.
+    expected = (f"MLOps on_failure notification of '{name}'", f"MLOps on_success notification of '{cases[False][0][0]}'",
+                "connection 'mlops_test_hook_500'", "Status Code: 500", "connection 'mlops_test_hook_down'",
+                "Connection refused", "conn_id `no_such_connection` isn't defined")
+
     def run_level_errors() -> str:
         log = e2e.dag_processor_log()
-        return log if all(s in log for s in ("connection 'mlops_test_hook_500'", "Status Code: 500",
-                                             "connection 'mlops_test_hook_down'", "Connection refused",
-                                             "conn_id `no_such_connection` isn't defined")) else ""
-    log = wait_for(run_level_errors, timeout=90)
-    assert f"MLOps on_failure notification of '{name}'" in log
-    assert f"MLOps on_success notification of '{cases[False][0][0]}'" in log
+        return log if all(s in log for s in expected) else ""
+    try:
+        log = wait_for(run_level_errors, timeout=120)
+    except TimeoutError:
+        missing = [s for s in expected if s not in e2e.dag_processor_log()]
+        raise AssertionError(f"the dag-processor log lacks {missing}") from None
     for text in (retry_log, log):
         no_secret_in(text, e2e)
 
