@@ -60,6 +60,8 @@ setup(
     ],
     extras_require={
         "postgres": ["apache-airflow-providers-postgres", "psycopg[binary]>=3.2"],
+        # The distributed deployment: CeleryExecutor with Redis as the broker (docker-compose.yml).
+        "celery": ["apache-airflow-providers-celery>=3.26", "redis>=5"],
         # What the built-in ML templates import in their tasks.
         "ml": ["scikit-learn>=1.5", "pandas>=2.2", "scipy>=1.13"],
         "test": [
@@ -73,6 +75,9 @@ setup(
             "psycopg[binary]>=3.2",
             # A real SMTP server on 127.0.0.1 standing in for the mail relay in notification tests.
             "aiosmtpd>=1.4",
+            # The distributed path is tested as processes: Celery workers with Redis.
+            "apache-airflow-providers-celery>=3.26",
+            "redis>=5",
         ],
     },
     entry_points={

@@ -48,7 +48,9 @@ class AirflowStack:
     """One Airflow installation in ``home``: its environment, CLI and processes."""
 
     def __init__(self, home: Path, *, api_port: int | None = None, log_port: int | None = None,
-                 overrides: Mapping[str, str] | None = None, secrets_: Mapping[str, str] | None = None):
+                 overrides: Mapping[str, str] | None = None, secrets_: Mapping[str, str] | None = None,
+                 env_file: Path | None = ENV_FILE):
+        """``env_file`` (default: the local stack's settings) may be ``None`` when ``overrides`` say it all."""
         self.home = Path(home).resolve()
         self.home.mkdir(parents=True, exist_ok=True)
         self.api_port = api_port or free_port()
@@ -58,7 +60,8 @@ class AirflowStack:
         variables = {"AIRFLOW_HOME": str(self.home), "MLOPS_REPO": str(REPO),
                      "MLOPS_API_PORT": str(self.api_port), "MLOPS_LOG_PORT": str(self.log_port)}
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-        self.env.update(read_env_file(ENV_FILE, variables))
+        if env_file:
+            self.env.update(read_env_file(env_file, variables))
         self.env.update(secrets_ or self._persistent_secrets())
         self.env["AIRFLOW_HOME"] = str(self.home)
         self.env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{self.env.get('PATH', '')}"
@@ -80,8 +83,8 @@ class AirflowStack:
         return self.run_command(["airflow", *args], check=check, timeout=timeout)
 
     def run_command(self, cmd: list[str], *, check: bool = True, timeout: float = 300,
-                    input_text: str | None = None) -> subprocess.CompletedProcess:
-        result = subprocess.run(cmd, env=self.env, cwd=self.home, capture_output=True, text=True,
+                    input_text: str | None = None, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(cmd, env={**self.env, **(env or {})}, cwd=self.home, capture_output=True, text=True,
                                 timeout=timeout, input=input_text)
         if check and result.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -106,15 +109,19 @@ class AirflowStack:
     def start(self, components: tuple[str, ...] = COMPONENTS,
               component_env: Mapping[str, Mapping[str, str]] | None = None) -> None:
         """Start ``components``; ``component_env`` adds settings to single ones (e.g. a read-only DB role)."""
+        for component in components:
+            self.start_process(component, ["airflow", component], (component_env or {}).get(component, {}))
+
+    def start_process(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> subprocess.Popen:
+        """Start ``argv`` in its own session (so :meth:`stop` reaches its children), output in logs/<name>.out."""
         logs = self.home / "logs"
         logs.mkdir(exist_ok=True)
-        for component in components:
-            env = {**self.env, **(component_env or {}).get(component, {})}
-            with open(logs / f"{component}.out", "ab") as out:
-                self.processes[component] = subprocess.Popen(
-                    ["airflow", component], env=env, cwd=self.home, stdout=out, stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+        with open(logs / f"{name}.out", "ab") as out:
+            self.processes[name] = subprocess.Popen(
+                argv, env={**self.env, **(env or {})}, cwd=self.home, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self.processes[name]
 
     def wait_healthy(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
