@@ -22,7 +22,7 @@ def compile_task_code(code: str, filename: str) -> CodeType:
     """Compile ``code`` as the body of ``def task_code(): ...``; raises :class:`SyntaxError` with the user's line."""
     tree = ast.parse(code, filename=filename, mode="exec")
     _reject_generators(tree, filename)
-    body: list[ast.stmt] = list(tree.body) or [ast.Pass()]
+    body: list[ast.stmt] = list(tree.body) or [ast.Pass(lineno=1, col_offset=0)]
     # Reached only when the code does not ``return``: the task's value is whatever it left in ``result``.
     falls_through = ast.parse('return locals().get("result")').body[0]
     ast.increment_lineno(falls_through, max(getattr(n, "end_lineno", 1) or 1 for n in body) - 1)
@@ -32,8 +32,9 @@ def compile_task_code(code: str, filename: str) -> CodeType:
         body=[*body, falls_through], decorator_list=[], returns=None, type_params=[],
         lineno=1, col_offset=0,
     )
+    # Every node has its location already (parsed, or set above): no ast.fix_missing_locations walk, which
+    # cost more than parsing and compiling together (listings re-validate many specs).
     module = ast.Module(body=[func], type_ignores=[])
-    ast.fix_missing_locations(module)
     compiled = compile(module, filename, "exec")
     linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
     return compiled

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, or_, select
+from sqlalchemy import cast, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -32,6 +33,9 @@ from airflow_mlops_dag_factory.validate import validate_document
 
 OBJECT_TYPE = "workflow"
 LAST_RUN_STATES = ("none", "queued", "running", "success", "failed")
+ERRORS_CACHE_SIZE = 20_000  # distinct specs whose validation result is kept (~100 bytes each when valid)
+_ERRORS_CACHE: dict[str, tuple[FieldError, ...]] = {}
+_ERRORS_LOCK = threading.Lock()
 SORTABLE = {"name": Workflow.name, "created_at": Workflow.created_at, "updated_at": Workflow.updated_at}
 
 
@@ -151,32 +155,56 @@ def list_workflows(
     sort: str = "name", limit: int = 50, offset: int = 0,
 ) -> Page:
     """Filtered, sorted page of workflows, each with its newest Airflow run; ``sort`` is a field name, ``-``
-    first for descending; ``last_run_state`` is an Airflow run state or ``none`` (never ran)."""
-    query = select(Workflow)
+    first for descending; ``last_run_state`` is an Airflow run state or ``none`` (never ran).
+
+    Filters, count and paging run in the database, so a page costs the same with 10 or 10,000 workflows;
+    only ``last_run_state`` (which lives in Airflow's database) filters the candidates' names here."""
+    conditions = []
     if not include_archived:
-        query = query.where(Workflow.archived_at.is_(None))
+        conditions.append(Workflow.archived_at.is_(None))
     if q:
         pattern = f"%{q.lower()}%"
-        query = query.where(or_(func.lower(Workflow.name).like(pattern), func.lower(Workflow.description).like(pattern)))
+        conditions.append(or_(func.lower(Workflow.name).like(pattern), func.lower(Workflow.description).like(pattern)))
     if owner:
-        query = query.where(or_(Workflow.owner == owner, Workflow.created_by == owner))
+        conditions.append(or_(Workflow.owner == owner, Workflow.created_by == owner))
     if template_id:
-        query = query.where(Workflow.template_id == template_id)
+        conditions.append(Workflow.template_id == template_id)
     if active is not None:
-        query = query.where(Workflow.active.is_(active))
+        conditions.append(Workflow.active.is_(active))
     column = SORTABLE[sort.lstrip("-")]
-    query = query.order_by(column.desc() if sort.startswith("-") else column.asc(), Workflow.id)
+    order = (column.desc() if sort.startswith("-") else column.asc(), Workflow.id)
     with transaction() as session:
-        rows = list(session.scalars(query))
-        if tag:  # tags are a JSON list: filtered here, portable across backends
-            rows = [w for w in rows if tag in (w.tags or [])]
+        if tag:
+            conditions.append(_has_tag(tag, session.get_bind().dialect.name))
         if last_run_state:  # the state lives in Airflow: every candidate's newest run is needed to filter
-            last = airflow_dags.latest_runs([w.name for w in rows]) if rows else {}
-            rows = [w for w in rows if (last[w.name].state if w.name in last else "none") == last_run_state]
-        page = [_record(session, w) for w in rows[offset:offset + limit]]
+            names = list(session.scalars(select(Workflow.name).where(*conditions).order_by(*order)))
+            last = airflow_dags.latest_runs(names) if names else {}
+            names = [n for n in names if (last[n].state if n in last else "none") == last_run_state]
+            total, conditions = len(names), [Workflow.name.in_(names[offset:offset + limit])]
+            offset_in_sql = 0
+        else:
+            total = session.scalar(select(func.count()).select_from(Workflow).where(*conditions)) or 0
+            offset_in_sql = offset
+        rows = session.execute(
+            select(Workflow, WorkflowVersion.spec)
+            .join(WorkflowVersion, (WorkflowVersion.workflow_id == Workflow.id)
+                  & (WorkflowVersion.number == Workflow.current_version), isouter=True)
+            .where(*conditions).order_by(*order).limit(limit).offset(offset_in_sql)
+        ).all()
+        page = [_record(session, w, spec or {}) for w, spec in rows]
         if not last_run_state:  # otherwise only the page's runs are asked for
             last = airflow_dags.latest_runs([w.name for w in page]) if page else {}
-    return Page([_with_last_run(r, last.get(r.name)) for r in page], len(rows), limit, offset)
+    return Page([_with_last_run(r, last.get(r.name)) for r in page], total, limit, offset)
+
+
+def _has_tag(tag: str, dialect: str) -> Any:
+    """``tag`` is one of the workflow's tags (a JSON list), exactly, on PostgreSQL and SQLite."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        return cast(Workflow.tags, JSONB).contains([tag])
+    elements = func.json_each(Workflow.tags).table_valued("value")
+    return exists(select(1).select_from(elements).where(elements.c.value == tag))
 
 
 def _with_last_run(record: WorkflowRecord, run: airflow_dags.LastRun | None) -> WorkflowRecord:
@@ -476,9 +504,26 @@ def _version_record(version: WorkflowVersion) -> VersionRecord:
     return VersionRecord.model_validate(version)
 
 
-def _record(session: Session, workflow: Workflow) -> WorkflowRecord:
-    spec = _current_spec(session, workflow)
-    _, errors = validate_document(spec)
+def _stored_spec_errors(spec: dict[str, Any]) -> list[FieldError]:
+    """What is wrong with a stored spec, remembered per content: a listing page re-checks 50 specs, and
+    compiling every task's code costs ~1 ms per 10-task spec, while the answer depends only on the content
+    (and this process's configuration)."""
+    key = spec_hash(spec)
+    with _ERRORS_LOCK:
+        cached = _ERRORS_CACHE.get(key)
+    if cached is None:
+        cached = tuple(validate_document(spec)[1])
+        with _ERRORS_LOCK:
+            if len(_ERRORS_CACHE) >= ERRORS_CACHE_SIZE:
+                del _ERRORS_CACHE[next(iter(_ERRORS_CACHE))]  # the oldest entry
+            _ERRORS_CACHE[key] = cached
+    return list(cached)
+
+
+def _record(session: Session, workflow: Workflow, spec: dict[str, Any] | None = None) -> WorkflowRecord:
+    """``spec``: the current version's, when the caller already read it (listings read a page's in one query)."""
+    spec = _current_spec(session, workflow) if spec is None else spec
+    errors = _stored_spec_errors(spec)
     if errors:  # still listable: show what parses (with defaults filled in), else an empty skeleton
         parsed, _ = parse_spec(spec)
         spec = parsed.to_dict() if parsed else WorkflowSpec(name=workflow.name).to_dict()

@@ -267,3 +267,17 @@ def test_an_invalid_stored_workflow_is_still_listed_with_its_errors(plugin_db):
 
     for record in listed.values():  # what the API serialises must fit its documented model
         WorkflowOut.model_validate(record.to_dict())
+
+
+def test_listing_filters_counts_and_pages_in_the_database(plugin_db):
+    for i in range(7):
+        workflows.create_workflow({**DOC, "name": f"page_{i}", "description": "find me" if i % 2 else "",
+                                   "tags": ["even" if i % 2 == 0 else "odd", 'we"ird%'] if i < 6 else ["evenish"]},
+                                  ALICE)
+    page = workflows.list_workflows(tag="even", limit=2, offset=1)
+    assert page.total == 3 and [w.name for w in page.items] == ["page_2", "page_4"]
+    assert [w.name for w in workflows.list_workflows(tag='we"ird%').items] == [f"page_{i}" for i in range(6)]
+    assert workflows.list_workflows(tag="eve").total == 0  # exact tags, not substrings
+    found = workflows.list_workflows(q="FIND", sort="-name", limit=2)
+    assert found.total == 3 and [w.name for w in found.items] == ["page_5", "page_3"]
+    assert found.items[0].spec["tasks"][0]["name"] == "a" and found.items[0].errors == []
