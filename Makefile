@@ -61,6 +61,7 @@ ui:
 bench: install-test
 	$(BIN)/python bench/bench_versions.py
 	$(BIN)/python bench/bench_live.py
+	$(BIN)/python bench/bench_api.py
 
 clean:
 	rm -rf $(VENV) .airflow build *.egg-info
