@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip
 CONSTRAINTS := airflow_config/constraints.txt
 PORT ?= 8080
 
-.PHONY: run test install install-test chromium container-engine promtool ui bench clean
+.PHONY: run test install install-test chromium container-engine promtool compose ui bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,8 +50,16 @@ promtool:
 	  $(APT) install -y -qq --no-install-recommends prometheus >/dev/null; }; } \
 	  || echo "could not install promtool: the metrics format test will fail in CI and be skipped elsewhere"
 
+# The compose file is validated with `docker-compose config` (Debian's docker-compose; no Docker engine needed).
+compose:
+	@{ command -v docker-compose || docker compose version; } >/dev/null 2>&1 || { \
+	  echo "installing Debian's docker-compose to validate docker-compose.yml"; \
+	  $(APT) install -y -qq docker-compose >/dev/null 2>&1 || { $(APT) update -qq && \
+	  $(APT) install -y -qq docker-compose >/dev/null; }; } \
+	  || echo "could not install docker-compose: the compose file test will fail in CI and be skipped elsewhere"
+
 # A basetemp of its own: pytest prunes old temp dirs, which must never hit another checkout's running tests.
-test: install-test chromium container-engine promtool
+test: install-test chromium container-engine promtool compose
 	cd tests && ../$(BIN)/python -m pytest --basetemp=../.pytest-tmp $(PYTEST_ARGS)
 
 # Rebuild the pages' script from plugin/ui_src (needs Node.js + npm); the result is committed.

@@ -84,8 +84,8 @@ class AirflowStack:
 
     def run_command(self, cmd: list[str], *, check: bool = True, timeout: float = 300,
                     input_text: str | None = None, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
-        result = subprocess.run(cmd, env={**self.env, **(env or {})}, cwd=self.home, capture_output=True, text=True,
-                                timeout=timeout, input=input_text)
+        result = subprocess.run(cmd, check=False, env={**self.env, **(env or {})}, cwd=self.home, capture_output=True,
+                                text=True, timeout=timeout, input=input_text)
         if check and result.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result
