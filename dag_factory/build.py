@@ -1,4 +1,8 @@
-"""Spec -> Airflow DAG: one DAG per workflow, typed Params, one operator per task."""
+"""Spec -> Airflow DAG: one DAG per workflow, typed Params, one operator per task.
+
+The Docker provider and the notification modules (Slack, SMTP) are imported only by workflows that use
+them: every DAG file parse and every task start pays for what it imports.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +15,12 @@ import pendulum
 from airflow.providers.standard.operators.python import BranchPythonOperator, PythonOperator
 from airflow.sdk import DAG, BaseOperator, Param
 
-from airflow_mlops_dag_factory.docker_task import MLOpsDockerOperator, docker_arguments
-from airflow_mlops_dag_factory.notifications.callbacks import RetryNotification, RunNotification
-from airflow_mlops_dag_factory.notifications.channels import channels_for
-from airflow_mlops_dag_factory.notifications.report import record_task_error
+from airflow_mlops_dag_factory.notifications.channels import Defaults, channels_for, defaults
 from airflow_mlops_dag_factory.params import param_schema
 from airflow_mlops_dag_factory.runtime import run_task
 from airflow_mlops_dag_factory.spec import ParamSpec, TaskSpec, WorkflowSpec
-from airflow_mlops_dag_factory.store import LoadResult, StoredWorkflow
+from airflow_mlops_dag_factory.shards import shard_count, shard_index, shards_built_by
+from airflow_mlops_dag_factory.store import LoadResult, ShardFilter, StoredWorkflow, load_workflows
 
 log = logging.getLogger(__name__)
 
@@ -31,20 +33,43 @@ ACCESS_CONTROL = {"Viewer": {"DAGs": {"can_read"}, "DAG Runs": {"can_read"}}, "U
 START_DATE = pendulum.datetime(2024, 1, 1, tz="UTC")
 
 
+def dags_for_file(path: str, dag_id: str | None = None) -> dict[str, DAG]:
+    """The DAGs the MLOps DAG file at ``path`` exposes: in a worker (``dag_id``) only that one, else its shard's.
+
+    Never raises: a shard setting that cannot be read makes shard 0 build everything and the others nothing.
+    """
+    if dag_id is not None:
+        return build_dags(load_workflows(dag_id=dag_id))
+    try:
+        count, index = shard_count(), shard_index(path)
+        shard = ShardFilter(count, shards_built_by(path, count), index) if count > 1 else None
+    except Exception:
+        log.exception("MLOps: could not work out the shard of %s; shard 0 builds every workflow", path)
+        index = shard_index(path) if isinstance(path, str) else 0
+        count, shard = 1, None
+    if shard is None and index > 0:
+        return {}
+    if shard is not None and not shard.built:
+        return {}
+    return build_dags(load_workflows(shard=shard))
+
+
 def build_dags(result: LoadResult) -> dict[str, DAG]:
     """Build every loadable workflow; one that fails to build is logged and skipped, never raised."""
     dags: dict[str, DAG] = {}
+    deployment = defaults()
     for workflow in result.workflows:
         try:
-            dags[workflow.spec.name] = build_dag(workflow)
+            dags[workflow.spec.name] = build_dag(workflow, deployment)
         except Exception:
             log.exception("MLOps workflow %r (id %s, version %s) could not be built into a DAG",
                           workflow.spec.name, workflow.workflow_id, workflow.version)
     return dags
 
 
-def build_dag(workflow: StoredWorkflow) -> DAG:
+def build_dag(workflow: StoredWorkflow, deployment: Defaults | None = None) -> DAG:
     spec = workflow.spec
+    deployment = deployment or defaults()
     default_args = {
         "owner": spec.owner,
         "retries": spec.retries,
@@ -52,7 +77,7 @@ def build_dag(workflow: StoredWorkflow) -> DAG:
     }
     if spec.execution_timeout_seconds:
         default_args["execution_timeout"] = timedelta(seconds=spec.execution_timeout_seconds)
-    default_args.update(_task_callbacks(workflow))
+    default_args.update(_task_callbacks(workflow, deployment))
     dag = DAG(
         dag_id=spec.name,
         description=spec.description.splitlines()[0][:200] if spec.description else None,
@@ -65,7 +90,7 @@ def build_dag(workflow: StoredWorkflow) -> DAG:
         default_args=default_args,
         is_paused_upon_creation=not workflow.active,
         access_control=ACCESS_CONTROL,
-        **_run_callbacks(workflow),
+        **_run_callbacks(workflow, deployment),
     )
     operators: dict[str, BaseOperator] = {}
     for task in _upstream_first(spec):
@@ -76,21 +101,27 @@ def build_dag(workflow: StoredWorkflow) -> DAG:
     return dag
 
 
-def _run_callbacks(workflow: StoredWorkflow) -> dict[str, RunNotification]:
+def _run_callbacks(workflow: StoredWorkflow, deployment: Defaults) -> dict:
     """DAG-level callbacks, only for events with channels: Airflow sends one request per finished run."""
     callbacks = {}
     for event, argument in (("on_failure", "on_failure_callback"), ("on_success", "on_success_callback")):
-        if channels := channels_for(workflow.spec.notifications, event):
+        if channels := channels_for(workflow.spec.notifications, event, deployment):
+            from airflow_mlops_dag_factory.notifications.callbacks import RunNotification
+
             callbacks[argument] = RunNotification(workflow.workflow_id, workflow.version, event, channels)
     return callbacks
 
 
-def _task_callbacks(workflow: StoredWorkflow) -> dict:
+def _task_callbacks(workflow: StoredWorkflow, deployment: Defaults) -> dict:
     """Task-level callbacks: retry messages, and each failed task's error kept for the run's failure message."""
     callbacks: dict = {}
-    if channels := channels_for(workflow.spec.notifications, "on_retry"):
+    if channels := channels_for(workflow.spec.notifications, "on_retry", deployment):
+        from airflow_mlops_dag_factory.notifications.callbacks import RetryNotification
+
         callbacks["on_retry_callback"] = RetryNotification(workflow.workflow_id, workflow.version, "on_retry", channels)
-    if channels_for(workflow.spec.notifications, "on_failure"):
+    if channels_for(workflow.spec.notifications, "on_failure", deployment):
+        from airflow_mlops_dag_factory.notifications.report import record_task_error
+
         callbacks["on_failure_callback"] = record_task_error
     return callbacks
 
@@ -124,6 +155,8 @@ def _operator(dag: DAG, workflow: StoredWorkflow, task: TaskSpec, built: dict[st
     if task.trigger_rule:
         extra["trigger_rule"] = task.trigger_rule
     if task.type == "docker" and task.docker is not None:
+        from airflow_mlops_dag_factory.docker_task import MLOpsDockerOperator, docker_arguments
+
         return MLOpsDockerOperator(
             dag=dag, task_id=task.name, workflow_id=workflow.workflow_id, task_name=task.name,
             built_version=workflow.version, secret_environment=task.docker.secret_environment,

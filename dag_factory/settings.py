@@ -49,6 +49,14 @@ OPTIONS: tuple[Option, ...] = (
         "Path of the MLOps DAG file relative to its bundle; used for priority parse requests after a save.",
     ),
     Option(
+        "dag_file_shards", "1",
+        "Number of DAG files the generated DAGs are spread over, so the dag-processor parses them in parallel "
+        "and no file nears Airflow's file processing timeout (about 1,000 workflows per file keeps each well "
+        "under it). Shard 0 is ``dag_file``; after raising it run ``airflow-mlops shards write`` to create the "
+        "other files (until then shard 0 builds their DAGs).",
+        "8", type="integer",
+    ),
+    Option(
         "max_request_bytes", "1048576",
         "Largest request body the MLOps REST API accepts, in bytes; larger ones get 413.",
         type="integer",

@@ -4,10 +4,18 @@ It never raises into the DAG file: a DAG file that raises marks every generated 
 freezes their running runs. When the database cannot be read it serves the last good specs from a
 local cache file and logs why. Rows whose spec no longer validates are skipped and reported; the
 others load. The whole load is one query, whatever the number of workflows.
+
+Full validation (code compiled, cycles, parameter defaults...) is what the writer already did at save
+time, and it is most of a parse's cost. So the loader remembers, next to its cache, the digests of the
+stored spec texts it has itself fully validated, under a fingerprint of the validation rules (their
+source) and of the settings they read. A row whose digest is in that list is only parsed into the
+typed spec; any other row (new, edited by hand, or after a rules or settings change) is validated in
+full and skipped if it fails. The cache file is rewritten only when what it would hold changed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -18,14 +26,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, and_, column, select, table
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, and_, cast, column, select, table
 from sqlalchemy.engine import Engine
 
 from airflow_mlops_dag_factory import settings, stats
 from airflow_mlops_dag_factory.database import get_engine
 from airflow_mlops_dag_factory.errors import FieldError
-from airflow_mlops_dag_factory.spec import WorkflowSpec
-from airflow_mlops_dag_factory.validate import validate_document
+from airflow_mlops_dag_factory.shards import shard_of
+from airflow_mlops_dag_factory.spec import WorkflowSpec, parse_spec
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +61,9 @@ run_table = table(
 )
 
 CACHE_FILE = "specs.json"
+TRUST_FILE = "validated.json"
+# The modules whose code decides whether a spec is valid: any change to them invalidates the trusted digests.
+RULE_MODULES = ("spec.py", "validate.py", "validate_docker.py", "usercode.py", "params.py", "errors.py")
 
 
 @dataclass(frozen=True)
@@ -81,36 +92,88 @@ class LoadResult:
     error: str | None = None
 
 
-def load_workflows(dag_id: str | None = None, url: str | None = None, cache_dir: Path | None = None) -> LoadResult:
-    """All workflows (or only ``dag_id``, as a worker needs), from the database or else the last good cache."""
+@dataclass(frozen=True)
+class ShardFilter:
+    """Build only the workflows whose ``crc32(name) % count`` is in ``built`` (see :mod:`shards`)."""
+
+    count: int
+    built: frozenset[int]
+    index: int = 0
+
+    def keeps(self, name: str) -> bool:
+        return shard_of(name, self.count) in self.built
+
+
+def load_workflows(dag_id: str | None = None, url: str | None = None, cache_dir: Path | None = None,
+                   shard: ShardFilter | None = None) -> LoadResult:
+    """All workflows (or only ``dag_id``, as a worker needs, or one shard's), from the database or the cache."""
     started = time.perf_counter()
-    result = _load(dag_id, url or settings.database_url(), cache_dir or settings.cache_dir())
+    result = _load(dag_id, url or settings.database_url(), cache_dir or settings.cache_dir(), shard)
     if dag_id is None:
         stats.report_load(result.source, len(result.workflows), len(result.skipped), time.perf_counter() - started)
     return result
 
 
-def _load(dag_id: str | None, url: str, cache_dir: Path) -> LoadResult:
+def _load(dag_id: str | None, url: str, cache_dir: Path, shard: ShardFilter | None = None) -> LoadResult:
     try:
         rows = _fetch_current(get_engine(url), dag_id)
     except Exception as exc:  # any DB failure: unreachable, locked, missing tables, bad URL...
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        return _from_cache(cache_dir, dag_id, reason)
-    result = _parse_rows(rows)
+        return _from_cache(cache_dir, dag_id, reason, shard)
+    fingerprint = rules_fingerprint()
+    trust_file = TRUST_FILE if shard is None or shard.index == 0 else f"validated_shard_{shard.index}.json"
+    trust = _read_trust(cache_dir / trust_file, fingerprint)
+    mine = rows if shard is None else [r for r in rows if shard.keeps(r["name"])]
+    result, valid = _parse_rows(mine, set(trust.get("digests", ())))
     for skipped in result.skipped:
         log.error(
             "MLOps workflow %r (id %s, version %s) is invalid and was not loaded: %s",
             skipped.name, skipped.workflow_id, skipped.version, "; ".join(str(e) for e in skipped.errors),
         )
     if dag_id is None:
-        _write_cache(cache_dir, rows, result)
+        content = _content_digest(fingerprint, rows)
+        if content != trust.get("content") or not (cache_dir / CACHE_FILE).exists():
+            _write_cache(cache_dir, rows, result)
+            _write_json(cache_dir, trust_file, {"fingerprint": fingerprint, "content": content,
+                                                "digests": sorted(valid)})
     return result
 
 
+def rules_fingerprint() -> str:
+    """Digest of the validation rules' source and of the settings they read (docker bind roots)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in RULE_MODULES:
+        digest.update(Path(__file__).with_name(name).read_bytes())
+    digest.update(",".join(str(root) for root in settings.docker_bind_roots()).encode())
+    return digest.hexdigest()
+
+
+def _spec_digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _content_digest(fingerprint: str, rows: list[dict[str, Any]]) -> str:
+    """What the cache would hold: the rows' identity, state and spec digests (same rules)."""
+    digest = hashlib.blake2b(fingerprint.encode(), digest_size=16)
+    for row in rows:
+        digest.update(f"{row['id']}|{row['name']}|{row['active']}|{row['number']}|{row['digest']}\n".encode())
+    return digest.hexdigest()
+
+
+def _read_trust(path: Path, fingerprint: str) -> dict[str, Any]:
+    """The digests this loader validated in full under the same rules (empty if none or changed rules)."""
+    try:
+        trust = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return trust if isinstance(trust, dict) and trust.get("fingerprint") == fingerprint else {}
+
+
 def _fetch_current(engine: Engine, dag_id: str | None) -> list[dict[str, Any]]:
+    """Current rows with the spec decoded here from its stored text, whose digest decides trust."""
     query = (
         select(workflow_table.c.id, workflow_table.c.name, workflow_table.c.active,
-               version_table.c.number, version_table.c.spec)
+               version_table.c.number, cast(version_table.c.spec, Text).label("spec"))
         .select_from(workflow_table.join(version_table, and_(
             version_table.c.workflow_id == workflow_table.c.id,
             version_table.c.number == workflow_table.c.current_version,
@@ -120,45 +183,71 @@ def _fetch_current(engine: Engine, dag_id: str | None) -> list[dict[str, Any]]:
     )
     if dag_id is not None:
         query = query.where(workflow_table.c.name == dag_id)
-    with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]
+    with engine.connect() as conn:  # "spec" stays text until a row is parsed (a shard parses only its own)
+        return [{**row._mapping, "digest": _spec_digest(row.spec or "")} for row in conn.execute(query)]
 
 
-def _parse_rows(rows: list[dict[str, Any]]) -> LoadResult:
-    result = LoadResult()
+def _parse_rows(rows: list[dict[str, Any]], trusted: set[str] = frozenset()) -> tuple[LoadResult, set[str]]:
+    """Typed specs of the rows (full validation unless the row's digest is trusted) and the valid digests."""
+    result, valid = LoadResult(), set()
     for row in rows:
-        spec, errors = validate_document(row["spec"])
+        digest = row.get("digest")  # set on rows read from the database, whose spec is the stored JSON text
+        try:
+            document = json.loads(row["spec"]) if digest is not None else row["spec"]
+        except (TypeError, ValueError) as exc:
+            result.skipped.append(SkippedWorkflow(row["id"], row["name"], row["number"],
+                                                  [FieldError("spec", f"stored spec is not JSON: {exc}")]))
+            continue
+        if digest is not None and digest in trusted:
+            spec, errors = parse_spec(document)
+        else:
+            from airflow_mlops_dag_factory.validate import validate_document  # jsonschema, croniter: only if needed
+
+            spec, errors = validate_document(document)
         if spec is not None and spec.name != row["name"]:
             spec, errors = None, [FieldError("name", f"spec name {spec.name!r} differs from the row's {row['name']!r}")]
         if spec is None:
             result.skipped.append(SkippedWorkflow(row["id"], row["name"], row["number"], errors))
         else:
             result.workflows.append(StoredWorkflow(row["id"], row["number"], bool(row["active"]), spec))
-    return result
+            if digest is not None:
+                valid.add(digest)
+    return result, valid
 
 
 def _write_cache(cache_dir: Path, rows: list[dict[str, Any]], result: LoadResult) -> None:
     """Atomically replace the cache with what was just read (best effort: a failure only costs the fallback)."""
     payload = {
         "written_at": datetime.now(timezone.utc).isoformat(),
-        "rows": rows,
+        "rows": [{**row, "spec": _decoded(row["spec"])} for row in rows],
         "skipped": [
             {"workflow_id": s.workflow_id, "name": s.name, "version": s.version,
              "errors": [e.to_dict() for e in s.errors]}
             for s in result.skipped
         ],
     }
+    _write_json(cache_dir, CACHE_FILE, payload)
+
+
+def _write_json(cache_dir: Path, name: str, payload: dict[str, Any]) -> None:
     try:
         cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".specs-", suffix=".json")
         with os.fdopen(fd, "w") as fh:
             json.dump(payload, fh)
-        os.replace(tmp, cache_dir / CACHE_FILE)
+        os.replace(tmp, cache_dir / name)
     except OSError as exc:
-        log.warning("MLOps: could not write the spec cache in %s: %s", cache_dir, exc)
+        log.warning("MLOps: could not write %s in %s: %s", name, cache_dir, exc)
 
 
-def _from_cache(cache_dir: Path, dag_id: str | None, reason: str) -> LoadResult:
+def _decoded(spec: Any) -> Any:
+    try:
+        return json.loads(spec) if isinstance(spec, str) else spec
+    except ValueError:
+        return spec
+
+
+def _from_cache(cache_dir: Path, dag_id: str | None, reason: str, shard: ShardFilter | None = None) -> LoadResult:
     path = cache_dir / CACHE_FILE
     try:
         payload = json.loads(path.read_text())
@@ -166,8 +255,10 @@ def _from_cache(cache_dir: Path, dag_id: str | None, reason: str) -> LoadResult:
         log.error("MLOps: plugin database unreachable (%s) and no usable spec cache at %s (%s); "
                   "no MLOps workflows can be loaded", reason, path, exc)
         return LoadResult(source="none", error=reason)
-    rows = [r for r in payload["rows"] if dag_id is None or r["name"] == dag_id]
-    result = _parse_rows(rows)
+    rows = [{k: v for k, v in r.items() if k != "digest"}  # the cache path always validates in full
+            for r in payload["rows"]
+            if (dag_id is None or r["name"] == dag_id) and (shard is None or shard.keeps(r["name"]))]
+    result, _ = _parse_rows(rows)
     result.source, result.error = "cache", reason
     log.error("MLOps: plugin database unreachable (%s); serving %d workflow(s) from the last good cache "
               "written at %s (%s)", reason, len(result.workflows), payload.get("written_at"), path)
@@ -183,6 +274,8 @@ def load_version_spec(workflow_id: str, number: int, url: str | None = None) -> 
         raw = conn.execute(query).scalar_one_or_none()
     if raw is None:
         raise LookupError(f"version {number} of workflow {workflow_id} does not exist")
+    from airflow_mlops_dag_factory.validate import validate_document
+
     spec, errors = validate_document(raw)
     if spec is None:
         raise ValueError(f"version {number} of workflow {workflow_id} is invalid: " + "; ".join(map(str, errors)))

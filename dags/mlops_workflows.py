@@ -1,13 +1,14 @@
-"""The one Airflow DAG file of the MLOps plugin: every stored workflow becomes a DAG.
+"""An Airflow DAG file of the MLOps plugin: every stored workflow becomes a DAG.
 
-In a worker only the DAG being run is built (Airflow's parsing context); everywhere else all are.
-Nothing here raises: see airflow_mlops_dag_factory.store.
+With ``[mlops] dag_file_shards`` > 1 this file builds shard 0 and its copies ``mlops_workflows_shard_<i>.py``
+(``airflow-mlops shards write``) build the others; the index comes from the file name. In a worker only
+the DAG being run is built (Airflow's parsing context). Nothing here raises: see airflow_mlops_dag_factory.store.
 """
 
+# Named here so the dag-processor imports it once before forking each parse (parsing_pre_import_modules).
+from airflow.providers.standard.operators.python import PythonOperator  # noqa: F401
 from airflow.sdk import get_parsing_context
 
-from airflow_mlops_dag_factory.build import build_dags
-from airflow_mlops_dag_factory.store import load_workflows
+from airflow_mlops_dag_factory.build import dags_for_file
 
-for _dag_id, _dag in build_dags(load_workflows(dag_id=get_parsing_context().dag_id)).items():
-    globals()[_dag_id] = _dag
+globals().update(dags_for_file(__file__, get_parsing_context().dag_id))

@@ -54,7 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     importing.add_argument("file")
     templates_cmd = sub.add_parser("templates", help="built-in template library")
     templates_cmd.add_argument("action", choices=("load",), help="install or upgrade the built-in templates")
+    shards_cmd = sub.add_parser("shards", help="DAG files for [mlops] dag_file_shards")
+    shards_cmd.add_argument("action", choices=("write",),
+                            help="copy the MLOps DAG file to one file per extra shard; remove files of unused shards")
+    shards_cmd.add_argument("--dag-file", help="shard 0's file (default: [core] dags_folder / [mlops] dag_file)")
+    shards_cmd.add_argument("--shards", type=int, help="number of shards (default: [mlops] dag_file_shards)")
     args = parser.parse_args(argv)
+    if args.command == "shards":
+        return _write_shards(args.dag_file, args.shards)
     actor = Actor.system(args.actor)
 
     try:
@@ -87,6 +94,22 @@ def main(argv: list[str] | None = None) -> int:
     except ServiceError as exc:
         _print({"error": type(exc).__name__, "detail": str(exc)})
         return 1
+    return 0
+
+
+def _write_shards(dag_file: str | None, count: int | None) -> int:
+    """Shard files are copies of shard 0's file (each takes its index from its name), so upgrades stay one copy."""
+    from airflow.configuration import conf
+
+    from airflow_mlops_dag_factory import settings, shards
+
+    main_file = Path(dag_file or Path(conf.get("core", "dags_folder")) / settings.get("dag_file"))
+    if not main_file.is_file():
+        _print({"error": "NotFound", "detail": f"no DAG file at {main_file}"})
+        return 1
+    written, removed = shards.write_shard_files(main_file, count or shards.shard_count())
+    _print({"shards": count or shards.shard_count(), "written": [str(p) for p in written],
+            "removed": [str(p) for p in removed]})
     return 0
 
 

@@ -35,11 +35,24 @@ def default_channels() -> list[ChannelSpec]:
     return channels
 
 
-def channels_for(notifications: NotificationSpec, event: NotificationEvent) -> list[ChannelSpec]:
+Defaults = tuple[list[NotificationEvent], list[ChannelSpec]]
+
+
+def defaults() -> Defaults:
+    """``[mlops]`` default events and channels, read once per DAG file parse instead of once per workflow."""
+    return default_events(), default_channels()
+
+
+def channels_for(notifications: NotificationSpec, event: NotificationEvent,
+                 deployment: Defaults | None = None) -> list[ChannelSpec]:
     """The workflow's channels for ``event``, then the defaults (when it keeps them), each once."""
     channels = notifications.channels(event)
-    if notifications.use_defaults and event in default_events():
-        channels += default_channels()
+    if notifications.use_defaults:
+        events, default_list = deployment or defaults()
+        if event in events:
+            channels += default_list
+    if not channels:
+        return channels
     unique: list[ChannelSpec] = []
     for channel in channels:
         if all(resolved(channel) != resolved(other) for other in unique):

@@ -11,6 +11,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -23,31 +24,62 @@ log = logging.getLogger(__name__)
 FOLLOW_UP_SECONDS = 2.0
 _follow_up_lock = threading.Lock()
 _follow_up: threading.Timer | None = None
+_pending: set[str] = set()  # files the follow-up request re-asks for
 
 
-def request_reparse() -> bool:
+def request_reparse(dag_id: str | None = None) -> bool:
     """Ask the dag-processor to parse the MLOps DAG file next, instead of within the parse interval.
 
-    Airflow drops a priority request that it claims while the same file is being parsed (the parse that is
-    running may have read the database before this save), so a second request follows a moment after the
-    last save.
+    With ``[mlops] dag_file_shards`` > 1 only the file of ``dag_id``'s shard is asked for (every shard file
+    when no dag_id is given). Airflow drops a priority request that it claims while the same file is being
+    parsed (the parse that is running may have read the database before this save), so a second request
+    follows a moment after the last save.
     """
     global _follow_up
+    files = reparse_files(dag_id)
     with _follow_up_lock:
+        _pending.update(files)
         if _follow_up is not None:
             _follow_up.cancel()
-        _follow_up = threading.Timer(FOLLOW_UP_SECONDS, _insert_parse_request)
+        _follow_up = threading.Timer(FOLLOW_UP_SECONDS, _follow_up_requests)
         _follow_up.daemon = True
         _follow_up.start()
-    return _insert_parse_request()
+    return all([_insert_parse_request(f) for f in files])
 
 
-def _insert_parse_request() -> bool:
+def reparse_files(dag_id: str | None) -> list[str]:
+    """Bundle-relative DAG files that build ``dag_id`` (all shard files without one)."""
+    from airflow_mlops_dag_factory.shards import shard_count, shard_file_name, shard_of
+
+    main, count = settings.get("dag_file"), shard_count()
+    if count == 1:
+        return [main]
+    if dag_id is None:
+        return [str(Path(main).with_name(shard_file_name(i, Path(main).name))) for i in range(count)]
+    relative = str(Path(main).with_name(shard_file_name(shard_of(dag_id, count), Path(main).name)))
+    try:
+        from airflow.configuration import conf
+
+        exists = (Path(conf.get("core", "dags_folder")) / relative).exists()
+    except Exception:
+        exists = False
+    return [relative] if exists else [relative, main]  # a shard without its file is built by shard 0
+
+
+def _follow_up_requests() -> None:
+    with _follow_up_lock:
+        files = sorted(_pending)
+        _pending.clear()
+    for relative in files:
+        _insert_parse_request(relative)
+
+
+def _insert_parse_request(relative: str) -> bool:
     from airflow.models.dag import DagModel  # noqa: F401  (mappers must be configured)
     from airflow.models.dagbag import DagPriorityParsingRequest
     from airflow.utils.session import create_session
 
-    bundle, relative = settings.get("dag_bundle"), settings.get("dag_file")
+    bundle = settings.get("dag_bundle")
     try:
         with create_session() as session:
             pending = session.scalar(

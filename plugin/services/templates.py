@@ -188,7 +188,7 @@ def instantiate(template_id: str, workflow_name: Any, params: Any, actor: Actor)
                          workflow_id=record.id, workflow_name=record.name, template_revision=revision)
     except IntegrityError as exc:
         raise Conflict(f"a workflow named {workflow_name!r} already exists") from exc
-    airflow_dags.request_reparse()
+    airflow_dags.request_reparse(record.name)
     return record
 
 

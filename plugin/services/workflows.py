@@ -122,7 +122,7 @@ def create_workflow(
                              origin_workflow_id, origin_version, audit_action)
     except IntegrityError as exc:
         raise Conflict(f"a workflow named {spec.name!r} already exists") from exc
-    airflow_dags.request_reparse()
+    airflow_dags.request_reparse(record.name)
     return record
 
 
@@ -300,7 +300,8 @@ def update_workflow(
         airflow_dags.set_paused(record.name, paused=not record.active)
     if renamed_from:
         airflow_dags.set_paused(renamed_from, paused=True)
-    airflow_dags.request_reparse()
+        airflow_dags.request_reparse(renamed_from)  # its DAG leaves that shard's file
+    airflow_dags.request_reparse(record.name)
     return record
 
 
@@ -378,7 +379,7 @@ def delete_workflow(workflow_id: str, actor: Actor, *, expected_revision: int | 
     except StaleDataError as exc:
         raise Conflict(f"workflow {workflow_id} was changed by someone else; reload and try again") from exc
     airflow_dags.set_paused(record.name, paused=True)
-    airflow_dags.request_reparse()
+    airflow_dags.request_reparse(record.name)
     return record
 
 

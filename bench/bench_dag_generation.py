@@ -1,0 +1,366 @@
+"""DAG generation at scale: the plugin's DAG file vs a hand-written floor vs astronomer's dag-factory.
+
+For W workflows of 10 tasks (a chain with a 4-way fan-out, 3 typed params) seeded through the plugin's
+services, each variant's DAG file is parsed the way Airflow 3.3's dag-processor does it, in a fresh
+process per repetition (variants interleaved so machine noise hits all alike): the DagBag fill
+(``BundleDagBag``, after the manager's pre-import of the file's ``airflow.*`` imports) and, separately,
+``_serialize_dags`` (``DagSerialization.to_dict`` per DAG), plus the child's peak RSS. The worker-side
+parse (parsing context = one dag_id) is timed the same way. With ``--processor`` a real
+``airflow dag-processor`` parses W workflows as 1 file and as N shards. Asserts nothing.
+Usage: python bench/bench_dag_generation.py [--ws 10,100,1000,10000] [--repeat 5] [--processor]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = Path(os.environ.get("MLOPS_BENCH_WORK", "/tmp/mlops-bench-dag-generation"))
+RESULTS = Path(__file__).parent / "results" / "dag_generation.json"
+VARIANTS = ("plugin", "floor", "dagfactory")
+BUNDLE = "dags-folder"
+FAN_OUT = ("train_a", "train_b", "train_c", "train_d")
+
+
+def base_env(home: Path) -> dict[str, str]:
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "3600",  # measure, never cut; compared with the default below
+        "AIRFLOW__DAG_FACTORY__ENABLE_TELEMETRY": "False",  # no network from dag-factory
+        "DO_NOT_TRACK": "1",
+        "SCARF_NO_ANALYTICS": "1",
+    }
+
+
+# -- the workload --------------------------------------------------------------------------------------
+
+def workflow_document(i: int) -> dict[str, Any]:
+    """10 tasks: extract -> clean -> features -> 4 trainings in parallel -> select -> evaluate -> publish."""
+    chain = ["extract", "clean", "features"]
+    deps: dict[str, list[str]] = {"extract": [], "clean": ["extract"], "features": ["clean"]}
+    deps |= {t: ["features"] for t in FAN_OUT}
+    deps |= {"select": list(FAN_OUT), "evaluate": ["select"], "publish": ["evaluate"]}
+    names = [*chain, *FAN_OUT, "select", "evaluate", "publish"]
+    tasks = [{"name": n, "depends_on": deps[n],
+              "code": f"rows = params['n_rows'] + {i}\nif params['mode'] == 'full':\n    rows *= 2\n"
+                      f"return {{'task': '{n}', 'dataset': params['dataset'], 'rows': rows}}"}
+             for n in names]
+    return {
+        "name": f"bench_wf_{i:05d}", "description": f"benchmark workflow {i}", "schedule": "@daily",
+        "tags": ["bench"], "owner": "bench", "retries": 1,
+        "params": {
+            "n_rows": {"type": "integer", "default": 100, "minimum": 1, "maximum": 1_000_000,
+                       "description": "rows to read"},
+            "dataset": {"type": "string", "default": "iris", "required": True},
+            "mode": {"type": "enum", "enum": ["fast", "full"], "default": "fast"},
+        },
+        "tasks": tasks,
+    }
+
+
+def seed(ws: list[int]) -> None:
+    """Create max(ws) workflows through the services; snapshot the plugin DB after each W in ``ws``."""
+    home = WORK / "seed"
+    wanted = [w for w in ws if not (WORK / f"mlops_{w}.db").exists()]
+    if not wanted:
+        return
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    os.environ.update(base_env(home))
+    os.environ["AIRFLOW__MLOPS__SQL_ALCHEMY_CONN"] = f"sqlite:///{home / 'mlops.db'}"
+    airflow = str(Path(sys.executable).parent / "airflow")
+    subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True)
+    from airflow_mlops.services import workflows
+    from airflow_mlops.services.actors import Actor
+
+    actor = Actor.system("bench")
+    started, done = time.perf_counter(), 0
+    for w in sorted(wanted):
+        for i in range(done, w):
+            workflows.create_workflow(workflow_document(i), actor)
+        done = w
+        src, dst = sqlite3.connect(home / "mlops.db"), sqlite3.connect(WORK / f"mlops_{w}.db")
+        src.backup(dst)
+        src.close()
+        dst.close()
+        print(f"seeded {w} workflows through the services ({time.perf_counter() - started:.0f} s so far)", flush=True)
+
+
+def stored_workflows(w: int) -> list[tuple[str, int, dict[str, Any]]]:
+    """(workflow id, version, spec) as stored: the floor and dag-factory files embed exactly these."""
+    conn = sqlite3.connect(WORK / f"mlops_{w}.db")
+    rows = conn.execute("SELECT w.id, v.number, v.spec FROM mlops_workflow w JOIN mlops_workflow_version v "
+                        "ON v.workflow_id = w.id AND v.number = w.current_version ORDER BY w.name").fetchall()
+    conn.close()
+    return [(wid, number, json.loads(spec)) for wid, number, spec in rows]
+
+
+# -- the three DAG files ----------------------------------------------------------------------------------
+
+FLOOR_TEMPLATE = '''"""Hand-written floor: the same DAGs as the plugin's, built from an in-memory list (airflow DAG)."""
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Param, get_parsing_context
+
+ACCESS = {"Viewer": {"DAGs": {"can_read"}, "DAG Runs": {"can_read"}},
+          "User": {"DAGs": {"can_read", "can_edit"}, "DAG Runs": {"can_read", "can_create"}},
+          "Op": {"DAGs": {"can_read", "can_edit"}, "DAG Runs": {"can_read", "can_create"}}}
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+
+
+def run_task(workflow_id, task_name, built_version, **context):
+    return None
+
+
+WORKFLOWS = __WORKFLOWS__
+only = get_parsing_context().dag_id
+for wid, version, name, description, doc, schedule, tags, params, tasks in WORKFLOWS:
+    if only is not None and name != only:
+        continue
+    dag = DAG(dag_id=name, description=description, doc_md=doc, schedule=schedule, start_date=START,
+              catchup=False, tags=tags, params={k: Param(d, description=desc, **s) for k, (d, desc, s) in params.items()},
+              default_args={"owner": "bench", "retries": 1, "retry_delay": timedelta(seconds=300)},
+              is_paused_upon_creation=False, access_control=ACCESS)
+    ops = {}
+    for task_id, deps, task_doc in tasks:
+        ops[task_id] = PythonOperator(dag=dag, task_id=task_id, python_callable=run_task, doc_md=task_doc,
+                                      op_kwargs={"workflow_id": wid, "task_name": task_id, "built_version": version})
+        for dep in deps:
+            ops[dep] >> ops[task_id]
+    globals()[name] = dag
+'''
+
+DAGFACTORY_FILE = '''"""astronomer dag-factory: the same DAGs from YAML (airflow DAG)."""
+from pathlib import Path
+
+from dagfactory import load_yaml_dags
+
+load_yaml_dags(globals_dict=globals(), config_filepath=str(Path(__file__).with_name("dagfactory_dags.yml")))
+'''
+
+
+def floor_entry(wid: str, version: int, spec: dict[str, Any]) -> tuple:
+    from airflow_mlops_dag_factory.build import _code_block, _dag_doc
+    from airflow_mlops_dag_factory.params import param_schema
+    from airflow_mlops_dag_factory.spec import WorkflowSpec
+    from airflow_mlops_dag_factory.store import StoredWorkflow
+
+    parsed = WorkflowSpec.model_validate(spec)
+    params = {n: (p.default, p.description or None, param_schema(p)) for n, p in parsed.params.items()}
+    tasks = [(t.name, list(t.depends_on), f"{t.description}\n\n{_code_block(t.code)}") for t in parsed.tasks]
+    doc = _dag_doc(StoredWorkflow(wid, version, True, parsed))
+    return (wid, version, parsed.name, parsed.description, doc, parsed.schedule, sorted({"mlops", *parsed.tags}),
+            params, tasks)
+
+
+def dagfactory_entry(wid: str, version: int, spec: dict[str, Any]) -> dict[str, Any]:
+    """dag-factory passes ``params`` to the DAG as plain defaults (it has no typed Param syntax)."""
+    return {
+        "description": spec["description"], "schedule": spec["schedule"], "start_date": "2024-01-01",
+        "catchup": False, "tags": sorted({"mlops", *spec["tags"]}), "is_paused_upon_creation": False,
+        "default_args": {"owner": spec["owner"], "retries": spec["retries"], "retry_delay_sec": 300},
+        "params": {k: p["default"] for k, p in spec["params"].items()},
+        "tasks": {t["name"]: {"operator": "airflow.providers.standard.operators.python.PythonOperator",
+                              "python_callable": "bench_callables.run_task",
+                              "op_kwargs": {"workflow_id": wid, "task_name": t["name"], "built_version": version},
+                              "doc_md": f"```python\n{t['code']}\n```",
+                              **({"dependencies": t["depends_on"]} if t["depends_on"] else {})}
+                  for t in spec["tasks"]},
+    }
+
+
+def write_files(w: int) -> dict[str, Path]:
+    """One folder (bundle) per variant and W; returns the DAG file of each variant."""
+    import yaml
+
+    root = WORK / f"files_{w}"
+    files = {v: root / v / name for v, name in
+             (("plugin", "mlops_workflows.py"), ("floor", "floor_dags.py"), ("dagfactory", "dagfactory_dags.py"))}
+    if all(f.exists() for f in files.values()):
+        return files
+    shutil.rmtree(root, ignore_errors=True)
+    for f in files.values():
+        f.parent.mkdir(parents=True)
+    shutil.copy(REPO / "dags" / "mlops_workflows.py", files["plugin"])
+    stored = stored_workflows(w)
+    files["floor"].write_text(FLOOR_TEMPLATE.replace("__WORKFLOWS__", repr([floor_entry(*s) for s in stored])))
+    files["dagfactory"].write_text(DAGFACTORY_FILE)
+    (root / "dagfactory" / "bench_callables.py").write_text(
+        "def run_task(workflow_id, task_name, built_version, **context):\n    return None\n")
+    (root / "dagfactory" / "dagfactory_dags.yml").write_text(
+        yaml.safe_dump({s[2]["name"]: dagfactory_entry(*s) for s in stored}, sort_keys=False))
+    return files
+
+
+# -- the measured child --------------------------------------------------------------------------------------
+
+def child(file: Path, mode: str) -> dict[str, Any]:
+    """Parse ``file`` as the dag-processor's parse subprocess (mode parse) or a worker (mode worker) does."""
+    import logging
+
+    import structlog
+
+    from airflow.dag_processing.dagbag import BundleDagBag
+    from airflow.dag_processing.processor import _pre_import_airflow_modules, _serialize_dags
+
+    log = structlog.get_logger()
+    _pre_import_airflow_modules(str(file), log)  # the manager does this before it forks the parse process
+    os.environ["_AIRFLOW_PROCESS_CONTEXT"] = "client"
+    logging.getLogger("airflow.models.dagbag").setLevel(logging.ERROR)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    bag = BundleDagBag(dag_folder=str(file), bundle_path=file.parent, bundle_name=BUNDLE, load_op_links=False,
+                       **({"safe_mode": False} if mode == "worker" else {}))
+    t1, cpu1 = time.perf_counter(), time.process_time()
+    serialized, errors = ([], {}) if mode == "worker" else _serialize_dags(bag, log)
+    t2 = time.perf_counter()
+    return {"parse_s": t1 - t0, "parse_cpu_s": cpu1 - cpu0, "serialize_s": t2 - t1, "dags": len(bag.dags),
+            "serialized": len(serialized), "import_errors": len(bag.import_errors) + len(errors),
+            "rss_before_mb": rss_before / 1024, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run_child(w: int, variant: str, file: Path, mode: str, dag_id: str | None = None) -> dict[str, Any]:
+    home = WORK / f"home_{w}"
+    home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "_AIRFLOW"))}
+    env |= base_env(home)
+    env["AIRFLOW__MLOPS__SQL_ALCHEMY_CONN"] = f"sqlite:///{WORK / f'mlops_{w}.db'}"
+    env["AIRFLOW__MLOPS__CACHE_DIR"] = str(home / "cache")
+    env["AIRFLOW__CORE__DAGS_FOLDER"] = str(file.parent)
+    if dag_id:
+        env["_AIRFLOW_PARSING_CONTEXT_DAG_ID"] = dag_id
+    out = subprocess.run([sys.executable, __file__, "--child", str(file), "--mode", mode], env=env,
+                         capture_output=True, text=True, check=False, timeout=7200)
+    if out.returncode:
+        raise RuntimeError(f"{variant} W={w} child failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    expected = 1 if mode == "worker" else w
+    if result["dags"] != expected or result["import_errors"]:
+        raise RuntimeError(f"{variant} W={w}: {result['dags']} DAGs (want {expected}), errors: {out.stderr[-2000:]}")
+    return result
+
+
+# -- statistics and driver ----------------------------------------------------------------------------------
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def wait_for_quiet(limit_s: float, threshold: float = 1.0) -> float:
+    """Wait (up to ``limit_s``) until the 1-minute load average is below ``threshold``; returns it."""
+    deadline = time.monotonic() + limit_s
+    while os.getloadavg()[0] >= threshold and time.monotonic() < deadline:
+        time.sleep(10)
+    return os.getloadavg()[0]
+
+
+def measure(ws: list[int], repeat: int, repeat_big: int, variants: tuple[str, ...]) -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    for w in ws:
+        files = write_files(w)
+        n = repeat if w < 10_000 else repeat_big
+        samples: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+        for v in variants:  # warm-up: bytecode caches and the OS page cache, not counted
+            run_child(w, v, files[v], "parse")
+        loads = []
+        for _ in range(n):
+            for v in variants:  # interleaved
+                loads.append(os.getloadavg()[0])
+                samples[v].append(run_child(w, v, files[v], "parse"))
+        worker: dict[str, list[dict[str, Any]]] = {v: [] for v in ("plugin", "floor") if v in variants}
+        target = f"bench_wf_{w // 2:05d}"
+        for _ in range(max(n, 5)):
+            for v in worker:
+                worker[v].append(run_child(w, v, files[v], "worker", dag_id=target))
+        row: dict[str, Any] = {"repetitions": n, "load_1min": summary(loads)}
+        for v in variants:
+            s = samples[v]
+            row[v] = {key: summary([x[key] for x in s]) for key in ("parse_s", "parse_cpu_s", "serialize_s", "peak_rss_mb",
+                                                                     "rss_before_mb")}
+            row[v]["parse_ms_per_workflow"] = row[v]["parse_s"]["median"] / w * 1000
+        for v, s in worker.items():
+            row[v]["worker_parse_s"] = summary([x["parse_s"] for x in s])
+        if {"plugin", "floor"} <= set(variants):
+            row["ratio_parse_plugin_over_floor"] = row["plugin"]["parse_s"]["median"] / row["floor"]["parse_s"]["median"]
+        if {"plugin", "dagfactory"} <= set(variants):
+            row["ratio_parse_dagfactory_over_plugin"] = (row["dagfactory"]["parse_s"]["median"]
+                                                         / row["plugin"]["parse_s"]["median"])
+        rows[str(w)] = row
+        print_row(w, row, variants)
+    return rows
+
+
+def print_row(w: int, row: dict[str, Any], variants: tuple[str, ...]) -> None:
+    for v in variants:
+        r = row[v]
+        worker = f" worker {r['worker_parse_s']['median'] * 1000:.0f} ms" if "worker_parse_s" in r else ""
+        print(f"W={w:>6} {v:10} parse {r['parse_s']['median']:8.3f} s ({r['parse_ms_per_workflow']:.2f} ms/wf)"
+              f" serialize {r['serialize_s']['median']:7.3f} s peak {r['peak_rss_mb']['median']:6.0f} MB{worker}",
+              flush=True)
+    print(f"W={w:>6} plugin/floor {row.get('ratio_parse_plugin_over_floor', 0):.2f}"
+          f"  dagfactory/plugin {row.get('ratio_parse_dagfactory_over_plugin', 0):.2f}"
+          f"  load {row['load_1min']['median']:.2f}", flush=True)
+
+
+def machine() -> dict[str, Any]:
+    from importlib.metadata import version
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_kb = int(next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")).split()[1])
+    return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gb": round(mem_kb / 1024 / 1024, 1),
+            "python": platform.python_version(), "airflow": version("apache-airflow"),
+            "dag_factory": version("dag-factory"), "sqlalchemy": version("sqlalchemy")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ws", default="10,100,1000,10000")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat-big", type=int, default=3)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--processor", action="store_true", help="also run a real dag-processor (part 2)")
+    parser.add_argument("--shards", type=int, default=4)
+    parser.add_argument("--processor-w", type=int, default=10_000)
+    parser.add_argument("--wait-quiet", type=float, default=600, help="seconds to wait for load < 1.0")
+    parser.add_argument("--child")
+    parser.add_argument("--mode", default="parse")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(Path(args.child), args.mode)))
+        return
+    ws = [int(x) for x in args.ws.split(",")]
+    WORK.mkdir(parents=True, exist_ok=True)
+    seed(sorted({*ws, *([args.processor_w] if args.processor else [])}))
+    result: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    result["machine"] = machine()
+    result["load_at_start"] = wait_for_quiet(args.wait_quiet)
+    result.setdefault("sizes", {}).update(measure(ws, args.repeat, args.repeat_big, tuple(args.variants.split(","))))
+    if args.processor:
+        from bench_dag_processor import processor_runs
+
+        result["processor"] = processor_runs(WORK, args.processor_w, args.shards)
+    result["load_at_end"] = os.getloadavg()[0]
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    print(f"results in {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
