@@ -67,8 +67,10 @@ ui:
 	cd plugin/ui_src && npm ci --no-audit --no-fund && npm run build
 
 bench: install-test
+	$(PIP) install --quiet -c $(CONSTRAINTS) '.[bench]'
 	$(BIN)/python bench/bench_versions.py
 	$(BIN)/python bench/bench_live.py
+	$(BIN)/python bench/bench_dag_generation.py
 	$(BIN)/python bench/bench_api.py
 
 clean:

@@ -64,6 +64,8 @@ setup(
         "celery": ["apache-airflow-providers-celery>=3.26", "redis>=5"],
         # What the built-in ML templates import in their tasks.
         "ml": ["scikit-learn>=1.5", "pandas>=2.2", "scipy>=1.13"],
+        # Only the DAG generation benchmark's comparison (bench/bench_dag_generation.py).
+        "bench": ["dag-factory>=1.1"],
         "test": [
             "pytest>=8",
             "pytest-timeout>=2",
