@@ -116,13 +116,14 @@ class StateFeed:
         from airflow.models.taskinstance import TaskInstance
         from airflow.utils.session import create_session
 
-        dag_ids = list(self.workflows)
-        if not dag_ids:
+        if not self.workflows:
             return [], []
         columns = (DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.updated_at)
         with create_session() as session:
-            runs = list(session.execute(select(*columns).where(DagRun.dag_id.in_(dag_ids),
-                                                               DagRun.state.in_(ACTIVE_RUN_STATES))))
+            # Every active run, kept if it is a workflow's: an IN list of all workflow names (10,000 bound
+            # values five times a second) kept a core busy; active runs are few and their state is indexed.
+            runs = [r for r in session.execute(select(*columns).where(DagRun.state.in_(ACTIVE_RUN_STATES)))
+                    if r.dag_id in self.workflows]
             active = {(r.dag_id, r.run_id) for r in runs}
             finished = list(self.tracked - active)
             if finished:  # their last transition (success, failed) is read once, then they are dropped
