@@ -1,0 +1,41 @@
+"""Real Airflow: with ``[mlops] dag_file_shards = 2`` the dag-processor parses both DAG files, and each
+workflow's DAG comes from the file of its shard (one ``airflow dag-processor --num-runs 1`` cycle)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import zlib
+from pathlib import Path
+
+from stack import REPO, AirflowStack
+
+NAMES = [f"shard_wf_{i}" for i in range(6)]
+CREATE = """
+import json, sys
+from airflow_mlops.services import workflows
+from airflow_mlops.services.actors import Actor
+for name in json.loads(sys.argv[1]):
+    workflows.create_workflow({"name": name, "tasks": [{"name": "t", "code": "return 1"}]}, Actor.system("e2e"))
+"""
+
+
+def test_dags_spread_over_two_files_are_all_parsed(tmp_path: Path):
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "mlops_workflows.py").write_text((REPO / "dags" / "mlops_workflows.py").read_text())
+    stack = AirflowStack(tmp_path / "home", secrets_={"AIRFLOW__API__SECRET_KEY": "shards-e2e-secret",
+                                                      "AIRFLOW__API_AUTH__JWT_SECRET": "shards-e2e-jwt-0123456789"},
+                         overrides={"AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__MLOPS__DAG_FILE_SHARDS": "2"})
+    stack.migrate()
+    written = json.loads(stack.run_command(["airflow-mlops", "shards", "write"]).stdout)
+    assert [Path(p).name for p in written["written"]] == ["mlops_workflows_shard_1.py"]
+    stack.run_command([sys.executable, "-c", CREATE, json.dumps(NAMES)])
+    stack.run_command(["airflow", "dag-processor", "--num-runs", "1"], timeout=240)
+    with sqlite3.connect(stack.home / "airflow.db") as conn:
+        rows = dict(conn.execute("SELECT dag_id, relative_fileloc FROM dag"))
+    expected = {n: "mlops_workflows.py" if zlib.crc32(n.encode()) % 2 == 0 else "mlops_workflows_shard_1.py"
+                for n in NAMES}
+    assert rows == expected
+    assert set(expected.values()) == {"mlops_workflows.py", "mlops_workflows_shard_1.py"}  # both files hold DAGs
