@@ -185,11 +185,14 @@ def list_workflows(
         else:
             total = session.scalar(select(func.count()).select_from(Workflow).where(*conditions)) or 0
             offset_in_sql = offset
+        # The page's ids first, then their rows and specs: sorting every match with its spec along spilled
+        # to disk on PostgreSQL (80 ms for an offset of 9,000 of 10,000 workflows, 30 ms this way).
+        page_ids = select(Workflow.id).where(*conditions).order_by(*order).limit(limit).offset(offset_in_sql)
         rows = session.execute(
             select(Workflow, WorkflowVersion.spec)
             .join(WorkflowVersion, (WorkflowVersion.workflow_id == Workflow.id)
                   & (WorkflowVersion.number == Workflow.current_version), isouter=True)
-            .where(*conditions).order_by(*order).limit(limit).offset(offset_in_sql)
+            .where(Workflow.id.in_(page_ids.scalar_subquery())).order_by(*order)
         ).all()
         page = [_record(session, w, spec or {}) for w, spec in rows]
         if not last_run_state:  # otherwise only the page's runs are asked for
