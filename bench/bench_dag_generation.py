@@ -134,7 +134,8 @@ for wid, version, name, description, doc, schedule, tags, params, tasks in WORKF
     if only is not None and name != only:
         continue
     dag = DAG(dag_id=name, description=description, doc_md=doc, schedule=schedule, start_date=START,
-              catchup=False, tags=tags, params={k: Param(d, description=desc, **s) for k, (d, desc, s) in params.items()},
+              catchup=False, tags=tags,
+              params={k: Param(d, description=desc, **s) for k, (d, desc, s) in params.items()},
               default_args={"owner": "bench", "retries": 1, "retry_delay": timedelta(seconds=300)},
               is_paused_upon_creation=False, access_control=ACCESS)
     ops = {}
@@ -193,6 +194,7 @@ def write_files(w: int) -> dict[str, Path]:
     files = {v: root / v / name for v, name in
              (("plugin", "mlops_workflows.py"), ("floor", "floor_dags.py"), ("dagfactory", "dagfactory_dags.py"))}
     if all(f.exists() for f in files.values()):
+        shutil.copy(REPO / "dags" / "mlops_workflows.py", files["plugin"])  # always the current DAG file
         return files
     shutil.rmtree(root, ignore_errors=True)
     for f in files.values():
@@ -210,32 +212,42 @@ def write_files(w: int) -> dict[str, Path]:
 
 # -- the measured child --------------------------------------------------------------------------------------
 
-def child(file: Path, mode: str) -> dict[str, Any]:
-    """Parse ``file`` as the dag-processor's parse subprocess (mode parse) or a worker (mode worker) does."""
+def child(file: Path, mode: str, serialize: bool) -> dict[str, Any]:
+    """Parse ``file`` as the dag-processor's parse subprocess (mode parse) or a worker (mode worker) does.
+
+    The dag-processor's manager imports the file's ``airflow.*`` imports before it forks the parse; a
+    worker's task process has only the task runner loaded when it imports the DAG file.
+    """
     import logging
 
     import structlog
-
     from airflow.dag_processing.dagbag import BundleDagBag
     from airflow.dag_processing.processor import _pre_import_airflow_modules, _serialize_dags
 
     log = structlog.get_logger()
-    _pre_import_airflow_modules(str(file), log)  # the manager does this before it forks the parse process
+    if mode in ("parse", "worker-warm"):
+        _pre_import_airflow_modules(str(file), log)
+    else:
+        import airflow.sdk.execution_time.task_runner  # noqa: F401
+    if mode == "worker-warm" and file.name == "mlops_workflows.py":  # what is left: load one row, build one DAG
+        import airflow_mlops_dag_factory.build  # noqa: F401
     os.environ["_AIRFLOW_PROCESS_CONTEXT"] = "client"
     logging.getLogger("airflow.models.dagbag").setLevel(logging.ERROR)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cpu0, t0 = time.process_time(), time.perf_counter()
     bag = BundleDagBag(dag_folder=str(file), bundle_path=file.parent, bundle_name=BUNDLE, load_op_links=False,
-                       **({"safe_mode": False} if mode == "worker" else {}))
+                       **({"safe_mode": False} if mode.startswith("worker") else {}))
     t1, cpu1 = time.perf_counter(), time.process_time()
-    serialized, errors = ([], {}) if mode == "worker" else _serialize_dags(bag, log)
+    serialized, errors = _serialize_dags(bag, log) if serialize else ([], {})
     t2 = time.perf_counter()
     return {"parse_s": t1 - t0, "parse_cpu_s": cpu1 - cpu0, "serialize_s": t2 - t1, "dags": len(bag.dags),
             "serialized": len(serialized), "import_errors": len(bag.import_errors) + len(errors),
-            "rss_before_mb": rss_before / 1024, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "rss_before_mb": rss_before / 1024,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def run_child(w: int, variant: str, file: Path, mode: str, dag_id: str | None = None) -> dict[str, Any]:
+def run_child(w: int, variant: str, file: Path, mode: str, dag_id: str | None = None,
+              serialize: bool = False) -> dict[str, Any]:
     home = WORK / f"home_{w}"
     home.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "_AIRFLOW"))}
@@ -245,12 +257,13 @@ def run_child(w: int, variant: str, file: Path, mode: str, dag_id: str | None = 
     env["AIRFLOW__CORE__DAGS_FOLDER"] = str(file.parent)
     if dag_id:
         env["_AIRFLOW_PARSING_CONTEXT_DAG_ID"] = dag_id
-    out = subprocess.run([sys.executable, __file__, "--child", str(file), "--mode", mode], env=env,
+    out = subprocess.run([sys.executable, __file__, "--child", str(file), "--mode", mode,
+                          *(["--serialize"] if serialize else [])], env=env,
                          capture_output=True, text=True, check=False, timeout=7200)
     if out.returncode:
         raise RuntimeError(f"{variant} W={w} child failed:\n{out.stderr[-3000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    expected = 1 if mode == "worker" else w
+    expected = 1 if mode.startswith("worker") else w
     if result["dags"] != expected or result["import_errors"]:
         raise RuntimeError(f"{variant} W={w}: {result['dags']} DAGs (want {expected}), errors: {out.stderr[-2000:]}")
     return result
@@ -270,49 +283,67 @@ def wait_for_quiet(limit_s: float, threshold: float = 1.0) -> float:
     return os.getloadavg()[0]
 
 
-def measure(ws: list[int], repeat: int, repeat_big: int, variants: tuple[str, ...]) -> dict[str, Any]:
+def measure(ws: list[int], repeat: int, repeat_big: int, serialize_reps: int,
+            variants: tuple[str, ...], save: Any) -> dict[str, Any]:
+    """Interleaved fresh-process parses; serialization (Airflow's, ~the same per DAG for every variant and
+    by far the slowest part) in the first ``serialize_reps`` repetitions, at W >= 10,000 once, plugin only."""
     rows: dict[str, Any] = {}
     for w in ws:
         files = write_files(w)
         n = repeat if w < 10_000 else repeat_big
         samples: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
-        for v in variants:  # warm-up: bytecode caches and the OS page cache, not counted
-            run_child(w, v, files[v], "parse")
+        shutil.rmtree(WORK / f"home_{w}" / "cache", ignore_errors=True)
+        cold: dict[str, float] = {}
+        for v in variants:  # warm-up (bytecode and OS caches; the plugin's first, fully validating parse)
+            cold[v] = run_child(w, v, files[v], "parse")["parse_s"]
         loads = []
-        for _ in range(n):
+        for rep in range(n):
             for v in variants:  # interleaved
                 loads.append(os.getloadavg()[0])
-                samples[v].append(run_child(w, v, files[v], "parse"))
-        worker: dict[str, list[dict[str, Any]]] = {v: [] for v in ("plugin", "floor") if v in variants}
+                serialize = rep < (serialize_reps if w < 10_000 else min(serialize_reps, 1) if v == "plugin" else 0)
+                samples[v].append(run_child(w, v, files[v], "parse", serialize=serialize))
+        worker: dict[str, dict[str, list[float]]] = {v: {"worker": [], "worker-warm": []}
+                                                     for v in ("plugin", "floor") if v in variants}
         target = f"bench_wf_{w // 2:05d}"
-        for _ in range(max(n, 5)):
-            for v in worker:
-                worker[v].append(run_child(w, v, files[v], "worker", dag_id=target))
+        for _ in range(5):
+            for v, modes in worker.items():
+                for mode, times in modes.items():
+                    times.append(run_child(w, v, files[v], mode, dag_id=target)["parse_s"])
         row: dict[str, Any] = {"repetitions": n, "load_1min": summary(loads)}
         for v in variants:
             s = samples[v]
-            row[v] = {key: summary([x[key] for x in s]) for key in ("parse_s", "parse_cpu_s", "serialize_s", "peak_rss_mb",
-                                                                     "rss_before_mb")}
+            row[v] = {key: summary([x[key] for x in s]) for key in ("parse_s", "parse_cpu_s", "rss_before_mb")}
+            with_serialization = [x for x in s if x["serialized"]]
+            for key in ("serialize_s", "peak_rss_mb"):
+                row[v][key] = summary([x[key] for x in with_serialization]) if with_serialization else None
+            row[v]["peak_rss_parse_only_mb"] = summary([x["peak_rss_mb"] for x in s if not x["serialized"]] or [0])
+            row[v]["serialize_repetitions"] = len(with_serialization)
+            row[v]["first_parse_s"] = cold[v]
             row[v]["parse_ms_per_workflow"] = row[v]["parse_s"]["median"] / w * 1000
-        for v, s in worker.items():
-            row[v]["worker_parse_s"] = summary([x["parse_s"] for x in s])
+        for v, modes in worker.items():
+            row[v]["worker_parse_s"] = summary(modes["worker"])
+            row[v]["worker_parse_warm_s"] = summary(modes["worker-warm"])
         if {"plugin", "floor"} <= set(variants):
-            row["ratio_parse_plugin_over_floor"] = row["plugin"]["parse_s"]["median"] / row["floor"]["parse_s"]["median"]
+            row["ratio_parse_plugin_over_floor"] = (row["plugin"]["parse_s"]["median"]
+                                                    / row["floor"]["parse_s"]["median"])
         if {"plugin", "dagfactory"} <= set(variants):
             row["ratio_parse_dagfactory_over_plugin"] = (row["dagfactory"]["parse_s"]["median"]
                                                          / row["plugin"]["parse_s"]["median"])
         rows[str(w)] = row
         print_row(w, row, variants)
+        save(w, row)
     return rows
 
 
 def print_row(w: int, row: dict[str, Any], variants: tuple[str, ...]) -> None:
     for v in variants:
         r = row[v]
-        worker = f" worker {r['worker_parse_s']['median'] * 1000:.0f} ms" if "worker_parse_s" in r else ""
+        worker = (f" worker {r['worker_parse_s']['median'] * 1000:.0f} ms (warm "
+                  f"{r['worker_parse_warm_s']['median'] * 1000:.0f} ms)" if "worker_parse_s" in r else "")
+        ser = f"{r['serialize_s']['median']:7.3f} s" if r["serialize_s"] else "-"
         print(f"W={w:>6} {v:10} parse {r['parse_s']['median']:8.3f} s ({r['parse_ms_per_workflow']:.2f} ms/wf)"
-              f" serialize {r['serialize_s']['median']:7.3f} s peak {r['peak_rss_mb']['median']:6.0f} MB{worker}",
-              flush=True)
+              f" first {r['first_parse_s']:.2f} s serialize {ser} peak {r['peak_rss_parse_only_mb']['median']:6.0f} MB"
+              f"{worker}", flush=True)
     print(f"W={w:>6} plugin/floor {row.get('ratio_parse_plugin_over_floor', 0):.2f}"
           f"  dagfactory/plugin {row.get('ratio_parse_dagfactory_over_plugin', 0):.2f}"
           f"  load {row['load_1min']['median']:.2f}", flush=True)
@@ -333,7 +364,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ws", default="10,100,1000,10000")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--repeat-big", type=int, default=3)
+    parser.add_argument("--repeat-big", type=int, default=2)
+    parser.add_argument("--serialize-reps", type=int, default=2)
+    parser.add_argument("--serialize", action="store_true")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--processor", action="store_true", help="also run a real dag-processor (part 2)")
     parser.add_argument("--shards", type=int, default=4)
@@ -343,22 +376,33 @@ def main() -> None:
     parser.add_argument("--mode", default="parse")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(Path(args.child), args.mode)))
+        print(json.dumps(child(Path(args.child), args.mode, args.serialize)))
         return
     ws = [int(x) for x in args.ws.split(",")]
     WORK.mkdir(parents=True, exist_ok=True)
-    seed(sorted({*ws, *([args.processor_w] if args.processor else [])}))
+    seed(sorted({*ws, *([args.processor_w] if args.processor else [])} - {0}))
     result: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     result["machine"] = machine()
     result["load_at_start"] = wait_for_quiet(args.wait_quiet)
-    result.setdefault("sizes", {}).update(measure(ws, args.repeat, args.repeat_big, tuple(args.variants.split(","))))
+    RESULTS.parent.mkdir(exist_ok=True)
+
+    def save(w: int, row: dict[str, Any]) -> None:  # after each W: a long run that fails keeps what it measured
+        result.setdefault("sizes", {})[str(w)] = row
+        result["load_at_end"] = os.getloadavg()[0]
+        RESULTS.write_text(json.dumps(result, indent=2, default=float) + "\n")
+
+    if ws != [0]:
+        measure(ws, args.repeat, args.repeat_big, args.serialize_reps, tuple(args.variants.split(",")), save)
     if args.processor:
         from bench_dag_processor import processor_runs
 
         result["processor"] = processor_runs(WORK, args.processor_w, args.shards)
-    result["load_at_end"] = os.getloadavg()[0]
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, default=float) + "\n")
+        save(0, result["sizes"].get("0", {}))
+        result["sizes"].pop("0", None)
+        RESULTS.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    from dag_generation_report import main as report
+
+    report()
     print(f"results in {RESULTS}")
 
 

@@ -54,9 +54,8 @@ class StatsdSink:
 
 
 def one_config(work: Path, w: int, files: int) -> dict[str, Any]:
-    from stack import AirflowStack
-
     from airflow_mlops_dag_factory.shards import write_shard_files
+    from stack import AirflowStack
 
     home = work / f"processor_{w}_{files}"
     subprocess.run(["rm", "-rf", str(home)], check=True)

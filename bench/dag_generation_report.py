@@ -100,7 +100,8 @@ def section(r: dict[str, Any], notes: str = "") -> str:
         "",
         "### Serialization (Airflow's `_serialize_dags`) and memory",
         "",
-        "| W | variant | serialize s | reps | ms per DAG (median) | peak RSS MB, parse only | peak RSS MB, parse + serialize |",
+        "| W | variant | serialize s | reps | ms per DAG (median) | peak RSS MB, parse only "
+        "| peak RSS MB, parse + serialize |",
         "|---|---|---|---|---|---|---|",
     ]
     for w in ws:

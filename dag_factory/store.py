@@ -133,7 +133,8 @@ def _load(dag_id: str | None, url: str, cache_dir: Path, shard: ShardFilter | No
     if dag_id is None:
         content = _content_digest(fingerprint, rows)
         if content != trust.get("content") or not (cache_dir / CACHE_FILE).exists():
-            _write_cache(cache_dir, rows, result)
+            if shard is None or shard.index == 0:  # one full cache (all rows) is enough: shard 0 writes it
+                _write_cache(cache_dir, rows, result)
             _write_json(cache_dir, trust_file, {"fingerprint": fingerprint, "content": content,
                                                 "digests": sorted(valid)})
     return result
