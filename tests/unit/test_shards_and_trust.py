@@ -110,3 +110,18 @@ def test_changed_rules_drop_the_trust(env, tmp_path, monkeypatch):
     calls.clear()
     store.load_workflows(url=url, cache_dir=cache)  # trusted again under the new rules
     assert calls == []
+
+
+def test_a_save_asks_for_a_reparse_of_its_shard_file_only(tmp_path, monkeypatch):
+    from airflow_mlops.services.airflow_dags import reparse_files
+
+    assert reparse_files("wf") == ["mlops_workflows.py"]  # one file: as before
+    monkeypatch.setenv("AIRFLOW__MLOPS__DAG_FILE_SHARDS", "4")
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(tmp_path))
+    index = shards.shard_of("wf", 4)
+    own = shards.shard_file_name(index)
+    expected_missing = [own] if index == 0 else [own, "mlops_workflows.py"]  # no file yet: shard 0 builds it
+    assert reparse_files("wf") == expected_missing
+    (tmp_path / own).write_text(MAIN)
+    assert reparse_files("wf") == [own]
+    assert reparse_files(None) == [shards.shard_file_name(i) for i in range(4)]
