@@ -7,3 +7,6 @@ COPY --chown=airflow:0 . /opt/airflow-mlops
 RUN pip install --no-cache-dir -c /opt/airflow-mlops/airflow_config/constraints.txt \
       "/opt/airflow-mlops[postgres,celery]"
 ENV AIRFLOW__CORE__DAGS_FOLDER=/opt/airflow-mlops/dags
+# [mlops] dag_file_shards: the shard DAG files must exist wherever DAGs are parsed, so they are part of the image.
+ARG MLOPS_DAG_FILE_SHARDS=1
+RUN airflow-mlops shards write --dag-file /opt/airflow-mlops/dags/mlops_workflows.py --shards "${MLOPS_DAG_FILE_SHARDS}"

@@ -79,7 +79,9 @@ def test_the_airflow_services_are_exactly_the_tested_topology(env_file):
                         "triggerer": "triggerer", "airflow-worker": "celery worker"}
     for name in airflow:
         service = services[name]
-        assert service["build"] == "." and service["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        assert service["build"]["context"] == "." and service["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        # The image holds as many shard DAG files as the services are told to use.
+        assert service["build"]["args"]["MLOPS_DAG_FILE_SHARDS"] == service["environment"]["AIRFLOW__MLOPS__DAG_FILE_SHARDS"]
         assert service["environment"]["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:6379/")
     for name in AIRFLOW_SERVICES:
         depends = services[name]["depends_on"]
@@ -118,6 +120,7 @@ def test_the_image_is_the_official_airflow_image_with_this_package():
     assert "FROM ${AIRFLOW_IMAGE}" in dockerfile
     assert re.search(r"pip install .*-c /opt/airflow-mlops/airflow_config/constraints.txt", dockerfile.replace("\\\n", ""))
     assert '"/opt/airflow-mlops[postgres,celery]"' in dockerfile
+    assert 'airflow-mlops shards write --dag-file /opt/airflow-mlops/dags/mlops_workflows.py --shards "${MLOPS_DAG_FILE_SHARDS}"' in dockerfile
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {".env", ".venv", ".git"} <= set(ignored)
 
