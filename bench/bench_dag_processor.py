@@ -11,51 +11,22 @@ from __future__ import annotations
 
 import re
 import resource
-import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "airflow_config"))
-
-
-class StatsdSink:
-    """Collects the StatsD lines Airflow sends to 127.0.0.1 (UDP) while a cycle runs."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.5)
-        self.port = self.sock.getsockname()[1]
-        self.lines: list[str] = []
-        self.running = True
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        while self.running:
-            try:
-                data = self.sock.recv(65536)
-            except TimeoutError:
-                continue
-            self.lines += data.decode(errors="replace").splitlines()
-
-    def close(self) -> list[str]:
-        time.sleep(1)
-        self.running = False
-        self.thread.join()
-        self.sock.close()
-        return self.lines
+sys.path.insert(0, str(REPO / "tests" / "e2e"))  # the StatsD stand-in the e2e tests use
 
 
 def one_config(work: Path, w: int, files: int) -> dict[str, Any]:
     from airflow_mlops_dag_factory.shards import write_shard_files
     from stack import AirflowStack
+    from statsd_sink import StatsdSink
 
     home = work / f"processor_{w}_{files}"
     subprocess.run(["rm", "-rf", str(home)], check=True)
@@ -72,14 +43,10 @@ def one_config(work: Path, w: int, files: int) -> dict[str, Any]:
                                          "AIRFLOW__API_AUTH__JWT_SECRET": "bench-jwt-secret-0123456789"},
                          overrides={"AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
                                     "AIRFLOW__MLOPS__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'mlops.db'}",
-                                    "AIRFLOW__MLOPS__DAG_FILE_SHARDS": str(files),
-                                    "AIRFLOW__METRICS__STATSD_ON": "True",
-                                    "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
-                                    "AIRFLOW__METRICS__STATSD_PORT": str(sink.port),
-                                    "AIRFLOW__METRICS__STATSD_PREFIX": "airflow"})
+                                    "AIRFLOW__MLOPS__DAG_FILE_SHARDS": str(files), **sink.env()})
     stack.migrate()
-    settings = {key: stack.run_command([sys.executable, "-c", f"from airflow.configuration import conf; "
-                                        f"print(conf.get('{sec}', '{opt}'))"]).stdout.strip()
+    settings = {key: stack.run_command([sys.executable, "-c", (f"from airflow.configuration import conf; "
+                                        f"print(conf.get('{sec}', '{opt}'))")]).stdout.strip()
                 for key, (sec, opt) in {"dagbag_import_timeout": ("core", "dagbag_import_timeout"),
                                         "dag_file_processor_timeout": ("dag_processor", "dag_file_processor_timeout"),
                                         "parsing_processes": ("dag_processor", "parsing_processes")}.items()}
@@ -109,7 +76,8 @@ def one_config(work: Path, w: int, files: int) -> dict[str, Any]:
         print(f"processor W={w} files={files} {label}: wall {wall:.0f} s, cpu {cycles[-1]['cpu_s']:.0f} s, "
               f"max file {max(durations.values(), default=0):.1f} s, timeouts {timeouts}, "
               f"DAGs {sum(per_file.values())}", flush=True)
-    sink.close()
+    time.sleep(1)  # the last UDP lines
+    sink.stop()
     return {"files": files, "settings": settings, "cycles": cycles}
 
 
