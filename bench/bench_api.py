@@ -331,8 +331,10 @@ def main() -> None:
             sys.stderr.write(out.stderr[-3000:])
             if out.returncode:
                 raise RuntimeError(f"load generator failed:\n{out.stderr[-3000:]}")
+            RESULTS.parent.mkdir(exist_ok=True)
             reps.append({"loadavg_1m_before": round(load, 2), "loadavg_after": [round(x, 2) for x in os.getloadavg()],
                          "ops": json.loads(out.stdout)})
+            RESULTS.write_text(json.dumps({"partial": True, "reps": reps}, indent=2) + "\n")  # kept if stopped
             print(json.dumps({"rep": rep, "loadavg_1m_before": round(load, 2),
                               **{op: (v["p50_ms"], v["p95_ms"], v["throughput_rps"], v["errors"])
                                  for op, v in reps[-1]["ops"].items()}}), flush=True)
