@@ -15,6 +15,7 @@ import pendulum
 from airflow.providers.standard.operators.python import BranchPythonOperator, PythonOperator
 from airflow.sdk import DAG, BaseOperator, Param
 
+from airflow_mlops_dag_factory import settings
 from airflow_mlops_dag_factory.notifications.channels import Defaults, channels_for, defaults
 from airflow_mlops_dag_factory.params import param_schema
 from airflow_mlops_dag_factory.runtime import run_task
@@ -57,19 +58,21 @@ def dags_for_file(path: str, dag_id: str | None = None) -> dict[str, DAG]:
 def build_dags(result: LoadResult) -> dict[str, DAG]:
     """Build every loadable workflow; one that fails to build is logged and skipped, never raised."""
     dags: dict[str, DAG] = {}
-    deployment = defaults()
+    deployment, access_control = defaults(), settings.dag_access_control()  # read once per parse
     for workflow in result.workflows:
         try:
-            dags[workflow.spec.name] = build_dag(workflow, deployment)
+            dags[workflow.spec.name] = build_dag(workflow, deployment, access_control)
         except Exception:
             log.exception("MLOps workflow %r (id %s, version %s) could not be built into a DAG",
                           workflow.spec.name, workflow.workflow_id, workflow.version)
     return dags
 
 
-def build_dag(workflow: StoredWorkflow, deployment: Defaults | None = None) -> DAG:
+def build_dag(workflow: StoredWorkflow, deployment: Defaults | None = None, access_control: bool | None = None) -> DAG:
+    """``deployment`` (notification defaults) and ``access_control`` are read from config when not given."""
     spec = workflow.spec
     deployment = deployment or defaults()
+    access_control = settings.dag_access_control() if access_control is None else access_control
     default_args = {
         "owner": spec.owner,
         "retries": spec.retries,
@@ -89,7 +92,7 @@ def build_dag(workflow: StoredWorkflow, deployment: Defaults | None = None) -> D
         params={name: to_param(p) for name, p in spec.params.items()},
         default_args=default_args,
         is_paused_upon_creation=not workflow.active,
-        access_control=ACCESS_CONTROL,
+        access_control=ACCESS_CONTROL if access_control else None,
         **_run_callbacks(workflow, deployment),
     )
     operators: dict[str, BaseOperator] = {}

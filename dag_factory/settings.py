@@ -51,10 +51,18 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "dag_file_shards", "1",
         "Number of DAG files the generated DAGs are spread over, so the dag-processor parses them in parallel "
-        "and no file nears Airflow's file processing timeout (about 1,000 workflows per file keeps each well "
-        "under it). Shard 0 is ``dag_file``; after raising it run ``airflow-mlops shards write`` to create the "
+        "and no file nears Airflow's file processing timeout (a few hundred workflows per file; see "
+        "bench/RESULTS.md). Shard 0 is ``dag_file``; after raising it run ``airflow-mlops shards write`` to create the "
         "other files (until then shard 0 builds their DAGs).",
         "8", type="integer",
+    ),
+    Option(
+        "dag_access_control", "True",
+        "Give every generated DAG FAB ``access_control`` (Viewer reads; User and Op edit and trigger). The "
+        "dag-processor syncs these per-DAG permissions into FAB for each DAG it serializes, a cost that grows "
+        "with the number of DAGs (see bench/RESULTS.md); with thousands of workflows set False when the roles' "
+        "permissions on all DAGs suffice (FAB's default Viewer, User and Op roles have them).",
+        "False", type="boolean",
     ),
     Option(
         "max_request_bytes", "1048576",
@@ -135,6 +143,10 @@ def get(key: str) -> str:
     from airflow.sdk.configuration import conf
 
     return conf.get("mlops", key, fallback=DEFAULTS[key])
+
+
+def dag_access_control() -> bool:
+    return get("dag_access_control").strip().lower() in ("true", "1", "yes", "on")
 
 
 def airflow_home() -> Path:

@@ -158,3 +158,19 @@ def test_access_control_uses_only_valid_fab_dag_permissions():
         assert role in builtin_roles
         for resource, actions in grants.items():
             assert set(actions) <= RESOURCE_DETAILS_MAP[resource]["actions"], (role, resource)
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, True), ("False", False), ("true", True)])
+def test_dag_access_control_can_be_turned_off(db, tmp_path, monkeypatch, setting, expected):
+    """With thousands of DAGs the per-DAG FAB sync costs the dag-processor a lot; an operator may drop it."""
+    from airflow_mlops_dag_factory.build import ACCESS_CONTROL
+
+    if setting is not None:
+        monkeypatch.setenv("AIRFLOW__MLOPS__DAG_ACCESS_CONTROL", setting)
+    add_workflow(db, SPEC)
+    dag = build_dags(store.load_workflows(url=db, cache_dir=tmp_path))["wf"]
+    if expected:
+        assert {role: {r: set(a) for r, a in grants.items()} for role, grants in dag.access_control.items()} == \
+            {role: {r: set(a) for r, a in grants.items()} for role, grants in ACCESS_CONTROL.items()}
+    else:
+        assert not dag.access_control
