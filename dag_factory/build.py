@@ -12,16 +12,27 @@ import re
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.standard.operators.python import BranchPythonOperator, PythonOperator
+from airflow.providers.standard.operators.python import (
+    BranchPythonOperator,
+    PythonOperator,
+)
 from airflow.sdk import DAG, BaseOperator, Param
-
 from airflow_mlops_dag_factory import settings
-from airflow_mlops_dag_factory.notifications.channels import Defaults, channels_for, defaults
+from airflow_mlops_dag_factory.notifications.channels import (
+    Defaults,
+    channels_for,
+    defaults,
+)
 from airflow_mlops_dag_factory.params import param_schema
 from airflow_mlops_dag_factory.runtime import run_task
-from airflow_mlops_dag_factory.spec import ParamSpec, TaskSpec, WorkflowSpec
 from airflow_mlops_dag_factory.shards import shard_count, shard_index, shards_built_by
-from airflow_mlops_dag_factory.store import LoadResult, ShardFilter, StoredWorkflow, load_workflows
+from airflow_mlops_dag_factory.spec import ParamSpec, TaskSpec, WorkflowSpec
+from airflow_mlops_dag_factory.store import (
+    LoadResult,
+    ShardFilter,
+    StoredWorkflow,
+    load_workflows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +120,9 @@ def _run_callbacks(workflow: StoredWorkflow, deployment: Defaults) -> dict:
     callbacks = {}
     for event, argument in (("on_failure", "on_failure_callback"), ("on_success", "on_success_callback")):
         if channels := channels_for(workflow.spec.notifications, event, deployment):
-            from airflow_mlops_dag_factory.notifications.callbacks import RunNotification
+            from airflow_mlops_dag_factory.notifications.callbacks import (
+                RunNotification,
+            )
 
             callbacks[argument] = RunNotification(workflow.workflow_id, workflow.version, event, channels)
     return callbacks
@@ -158,7 +171,10 @@ def _operator(dag: DAG, workflow: StoredWorkflow, task: TaskSpec, built: dict[st
     if task.trigger_rule:
         extra["trigger_rule"] = task.trigger_rule
     if task.type == "docker" and task.docker is not None:
-        from airflow_mlops_dag_factory.docker_task import MLOpsDockerOperator, docker_arguments
+        from airflow_mlops_dag_factory.docker_task import (
+            MLOpsDockerOperator,
+            docker_arguments,
+        )
 
         return MLOpsDockerOperator(
             dag=dag, task_id=task.name, workflow_id=workflow.workflow_id, task_name=task.name,
