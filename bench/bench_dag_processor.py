@@ -23,12 +23,12 @@ sys.path.insert(0, str(REPO / "airflow_config"))
 sys.path.insert(0, str(REPO / "tests" / "e2e"))  # the StatsD stand-in the e2e tests use
 
 
-def one_config(work: Path, w: int, files: int) -> dict[str, Any]:
+def one_config(work: Path, w: int, files: int, access_control: bool = True) -> dict[str, Any]:
     from airflow_mlops_dag_factory.shards import write_shard_files
     from stack import AirflowStack
     from statsd_sink import StatsdSink
 
-    home = work / f"processor_{w}_{files}"
+    home = work / f"processor_{w}_{files}{'' if access_control else '_noacl'}"
     subprocess.run(["rm", "-rf", str(home)], check=True)
     (home / "dags").mkdir(parents=True)
     src, dst = sqlite3.connect(work / f"mlops_{w}.db"), sqlite3.connect(home / "mlops.db")
@@ -43,7 +43,8 @@ def one_config(work: Path, w: int, files: int) -> dict[str, Any]:
                                          "AIRFLOW__API_AUTH__JWT_SECRET": "bench-jwt-secret-0123456789"},
                          overrides={"AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
                                     "AIRFLOW__MLOPS__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'mlops.db'}",
-                                    "AIRFLOW__MLOPS__DAG_FILE_SHARDS": str(files), **sink.env()})
+                                    "AIRFLOW__MLOPS__DAG_FILE_SHARDS": str(files),
+                                    "AIRFLOW__MLOPS__DAG_ACCESS_CONTROL": str(access_control), **sink.env()})
     stack.migrate()
     settings = {key: stack.run_command([sys.executable, "-c", (f"from airflow.configuration import conf; "
                                         f"print(conf.get('{sec}', '{opt}'))")]).stdout.strip()
@@ -78,7 +79,7 @@ def one_config(work: Path, w: int, files: int) -> dict[str, Any]:
               f"DAGs {sum(per_file.values())}", flush=True)
     time.sleep(1)  # the last UDP lines
     sink.stop()
-    return {"files": files, "settings": settings, "cycles": cycles}
+    return {"files": files, "access_control": access_control, "settings": settings, "cycles": cycles}
 
 
 def processor_runs(work: Path, w: int, shards: int) -> dict[str, Any]:

@@ -155,7 +155,7 @@ def section(r: dict[str, Any], notes: str = "") -> str:
                 secs = list(c["file_seconds"].values())
                 per = f"{min(secs):.1f} / {statistics.median(secs):.1f} / {max(secs):.1f}" if secs else "-"
                 out.append(
-                    f"| {run['files']} | {c['cycle']} | {sum(c['dags_per_file'].values()):,} | {per} | "
+                    f"| {_label(run)} | {c['cycle']} | {sum(c['dags_per_file'].values()):,} | {per} | "
                     f"{c['processor_timeouts']} | {c['wall_s']:.0f} | {c['cpu_s']:.0f} |"
                 )
     out += ["", "### Targets", ""] + targets(r)
@@ -211,11 +211,16 @@ def targets(r: dict[str, Any]) -> list[str]:
             worst = max((max(c["file_seconds"].values(), default=0) for c in run["cycles"]), default=0)
             timeouts = sum(c["processor_timeouts"] for c in run["cycles"])
             lines.append(
-                f"- {proc['workflows']:,} workflows in {run['files']} file(s): slowest file {worst:.1f} s, "
+                f"- {proc['workflows']:,} workflows in {_label(run)} file(s): slowest file {worst:.1f} s, "
                 f"{timeouts} processor timeout(s); no file near the {limit:.0f} s limit: "
                 f"{met(worst < limit / 2 and not timeouts)}."
             )
     return lines
+
+
+def _label(run: dict[str, Any]) -> str:
+    """Files of a dag-processor run, and whether DAGs carried FAB access_control (``[mlops] dag_access_control``)."""
+    return f"{run['files']}" + ("" if run.get("access_control", True) else " (access_control off)")
 
 
 def main() -> None:
