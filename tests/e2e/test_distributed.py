@@ -70,7 +70,6 @@ class Distributed:
     services: dict[str, LocalService]
     variables: dict[str, str]
     mlops_db: str
-    pg_admin: object
 
     @property
     def base_url(self) -> str:
@@ -136,8 +135,7 @@ def _wait_healthy(stack: AirflowStack, service: LocalService, env: dict[str, str
     while True:
         for name, proc in stack.processes.items():
             assert proc.poll() is None, f"{name} exited with {proc.returncode}; see {stack.home}/logs/{name}.out"
-        result = subprocess.run(service.healthcheck, check=False, env={**stack.env, **env}, capture_output=True, text=True,
-                                timeout=60, cwd=stack.home)
+        result = stack.run_command(service.healthcheck, check=False, timeout=60, env=env)
         if result.returncode == 0:
             return
         if time.monotonic() > deadline:
@@ -206,7 +204,7 @@ def distributed(tmp_path_factory, pg_admin, statsd_sink) -> Iterator[Distributed
             _wait_healthy(stack, services[name], {**services[name].env, **local})
         for name in WORKERS:
             _wait_healthy(stack, worker, {**worker.env, **local, "HOSTNAME": name})
-        yield Distributed(stack, services, variables, variables["MLOPS_DB_NAME"], pg_admin)
+        yield Distributed(stack, services, variables, variables["MLOPS_DB_NAME"])
     finally:
         stack.stop()
         broker.flushdb()
