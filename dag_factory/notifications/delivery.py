@@ -58,8 +58,7 @@ def deliver(channels: list[ChannelSpec], report: RunReport, context: dict[str, A
     deadline = time.monotonic() + limit
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
-    results = [outcomes.get(i) or DeliveryResult(c, False, f"gave up after {limit} s (notification_timeout)")
-               for i, c in enumerate(channels)]
+    results = [outcomes.get(i) or _gave_up(c, limit) for i, c in enumerate(channels)]
     for result in results:
         report_notification(report.event, result.channel.type, result.ok)
         if result.ok:
@@ -77,8 +76,15 @@ def _send(index: int, channel: ChannelSpec, report: RunReport, context: dict[str
         secrets = _register_secrets(connection_id(channel))
         notifier_for(channel, report, limit).notify(context)
         outcomes[index] = DeliveryResult(channel, True)
+    except TimeoutError:  # the channel's own HTTP/SMTP timeout (the same limit) fired before the deadline did
+        outcomes[index] = _gave_up(channel, limit)
     except BaseException as exc:  # noqa: BLE001 - a notification must never fail its caller
         outcomes[index] = DeliveryResult(channel, False, _scrub(f"{type(exc).__name__}: {exc}", secrets))
+
+
+def _gave_up(channel: ChannelSpec, limit: int) -> DeliveryResult:
+    """One outcome for a channel out of time, whichever of the two bounds (socket or deadline) noticed first."""
+    return DeliveryResult(channel, False, f"gave up after {limit} s (notification_timeout)")
 
 
 def _register_secrets(conn_id: str) -> list[str]:

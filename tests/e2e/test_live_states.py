@@ -83,9 +83,11 @@ def run_finished(run_id: str):
 def live(e2e) -> Iterator[dict[str, Any]]:
     before = e2e.workflow_ids()
     admin = Client(e2e.stack.base_url, e2e.api.username, e2e.api.password, "bearer")
+    # extract and train stay running for longer than the feed's tick (0.2 s) even on a busy machine, so their
+    # "running" must be seen; a task that fails at once can start and end between two reads.
     workflow = admin.ok("POST", "/workflows", {"name": unique("live"), "tasks": [
-        {"name": "extract", "code": "return 1"},
-        {"name": "train", "depends_on": ["extract"], "code": "raise ValueError('diverged')"},
+        {"name": "extract", "code": "import time\ntime.sleep(2)\nreturn 1"},
+        {"name": "train", "depends_on": ["extract"], "code": "import time\ntime.sleep(2)\nraise ValueError('diverged')"},
         {"name": "publish", "depends_on": ["train"], "code": "return 'never runs'"},
         {"name": "profile", "depends_on": ["extract"], "code": "return 2"}]})
     e2e.api.wait_dag(workflow["name"])
