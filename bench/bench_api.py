@@ -162,12 +162,16 @@ def burst(op: str, plan: dict[str, Any], headers: dict[str, str], call: Any, see
 
 
 def loadgen(plan: dict[str, Any]) -> dict[str, Any]:
-    """Latency: every op once per round in a shuffled order, one client. Throughput: per op, ``threads``
-    clients with keep-alive sessions for at most ``burst_requests`` calls or ``burst_seconds``."""
+    """Latency, one client: each op's calls back to back (``rounds``; ``airflow_list_rounds`` for Airflow's
+    ~1 s listings), the ops in a shuffled order; then *mixed*: ``mixed_rounds`` rounds of every op once in a
+    shuffled order, where a call also pays for the garbage the previous (any) call left in the server.
+    Throughput: per op, ``threads`` clients with keep-alive sessions for at most ``burst_requests`` calls or
+    ``burst_seconds``."""
     headers = {"Authorization": f"Bearer {plan['token']}"}
     base, ops = plan["base_url"], plan["ops"]
     rng = random.Random(plan["seed"])
     latency: dict[str, list[float]] = {op: [] for op in ops}
+    mixed: dict[str, list[float]] = {op: [] for op in ops}
     errors: dict[str, list[str]] = {op: [] for op in ops}
     session = requests.Session()
     session.headers.update(headers)
@@ -185,16 +189,22 @@ def loadgen(plan: dict[str, Any]) -> dict[str, Any]:
     for op in ops:  # warm-up: first-call imports and caches are not what a steady client sees
         for _ in range(3):
             call(session, op, rng)
-    for _ in range(plan["rounds"]):
-        for op in rng.sample(ops, len(ops)):
+    for op in rng.sample(ops, len(ops)):
+        for _ in range(plan["airflow_list_rounds"] if op.startswith("airflow list") else plan["rounds"]):
             elapsed = call(session, op, rng)
             if elapsed is not None:
                 latency[op].append(elapsed)
+    for _ in range(plan["mixed_rounds"]):
+        for op in rng.sample(ops, len(ops)):
+            elapsed = call(session, op, rng)
+            if elapsed is not None:
+                mixed[op].append(elapsed)
     throughput = {op: burst(op, plan, headers, call, rng.random()) for op in ops}
     for op in ops:
         if errors[op]:
             print(f"{op}: {len(errors[op])} errors, first: {errors[op][0]}", file=sys.stderr)
-    return {op: {**summary(latency[op]), "throughput_rps": throughput[op], "errors": len(errors[op]),
+    return {op: {**summary(latency[op]), **{f"mixed_{k}": v for k, v in summary(mixed[op]).items()},
+                 "throughput_rps": throughput[op], "errors": len(errors[op]),
                  "first_error": errors[op][0] if errors[op] else None} for op in ops}
 
 
@@ -246,7 +256,8 @@ def aggregate(reps: list[dict[str, Any]], ops: list[str]) -> dict[str, Any]:
     out = {}
     for op in ops:
         row = {}
-        for key in ("p50_ms", "p95_ms", "min_ms", "max_ms", "throughput_rps"):
+        for key in ("p50_ms", "p95_ms", "min_ms", "max_ms", "mixed_p50_ms", "mixed_p95_ms", "mixed_max_ms",
+                    "throughput_rps"):
             values = [rep["ops"][op][key] for rep in reps]
             row[key] = {"min": min(values), "median": statistics.median(values), "max": max(values)}
         row["errors"] = sum(rep["ops"][op]["errors"] for rep in reps)
@@ -266,6 +277,8 @@ def main() -> None:
     parser.add_argument("--workflows", type=int, default=10000)
     parser.add_argument("--versions", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=150, help="sequential calls of each op per repetition")
+    parser.add_argument("--airflow-list-rounds", type=int, default=40, help="the same for Airflow's (~1 s) listings")
+    parser.add_argument("--mixed-rounds", type=int, default=40, help="rounds of all ops interleaved")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--burst-seconds", type=float, default=6)
@@ -321,6 +334,7 @@ def main() -> None:
         ops = [op for pair in PAIRS for op in pair] + ["plugin diff", "plugin create", "plugin update", "plugin clone"]
         plan = {"base_url": stack.base_url, "token": token, "workflows": args.workflows, "versions": args.versions,
                 "ids": seeded["ids"], "big_id": seeded["big_id"], "ops": ops, "rounds": args.rounds,
+                "airflow_list_rounds": args.airflow_list_rounds, "mixed_rounds": args.mixed_rounds,
                 "threads": args.threads, "burst_seconds": args.burst_seconds, "burst_requests": args.burst_requests}
         reps = []
         for rep in range(args.reps):
@@ -340,25 +354,27 @@ def main() -> None:
                                  for op, v in reps[-1]["ops"].items()}}), flush=True)
         table = aggregate(reps, ops)
         ratios = {plugin: {key: round(table[plugin][key]["median"] / table[airflow][key]["median"], 2)
-                           for key in ("p50_ms", "p95_ms", "throughput_rps")} for plugin, airflow in PAIRS}
+                           for key in ("p50_ms", "p95_ms", "mixed_p95_ms", "throughput_rps")} for plugin, airflow in PAIRS}
         targets = {op: {"p95_ms_median": table[op]["p95_ms"]["median"],
+                        "mixed_p95_ms_median": table[op]["mixed_p95_ms"]["median"],
                         "target_ms": TARGETS_MS["read" if op in READS else "write"],
                         "met": table[op]["p95_ms"]["median"] < TARGETS_MS["read" if op in READS else "write"]}
                    for op in READS + WRITES}
         result = {"machine": machine(), "setup": {
             "workflows": args.workflows, "tasks": args.workflows * TASKS, "versions_of_one": args.versions,
-            "api_workers": args.api_workers, "rounds": args.rounds, "reps": args.reps, "threads": args.threads,
+            "api_workers": args.api_workers, "rounds": args.rounds, "airflow_list_rounds": args.airflow_list_rounds,
+            "mixed_rounds": args.mixed_rounds, "reps": args.reps, "threads": args.threads,
             "burst_seconds": args.burst_seconds, "burst_requests": args.burst_requests,
             "seed_seconds_create": seeded["seconds_create"], "seed_seconds_history": seeded["seconds_history"],
             "dag_processor_seconds_to_list_all": round(parse_seconds)},
             "summary": table, "ratios_plugin_over_airflow": ratios, "targets": targets, "reps": reps}
         RESULTS.parent.mkdir(exist_ok=True)
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"{'operation':22} {'p50 ms':>8} {'p95 ms':>8} {'min':>7} {'max':>8} {'req/s':>7}")
+        print(f"{'operation':22} {'p50 ms':>8} {'p95 ms':>8} {'min':>7} {'max':>8} {'mixed p95':>9} {'req/s':>7}")
         for op in ops:
             row = table[op]
             print(f"{op:22} {row['p50_ms']['median']:>8} {row['p95_ms']['median']:>8} {row['min_ms']['min']:>7} "
-                  f"{row['max_ms']['max']:>8} {row['throughput_rps']['median']:>7}")
+                  f"{row['max_ms']['max']:>8} {row['mixed_p95_ms']['median']:>9} {row['throughput_rps']['median']:>7}")
         print(json.dumps({"ratios": ratios, "targets": targets}, indent=2))
     finally:
         stack.stop()

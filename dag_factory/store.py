@@ -15,6 +15,7 @@ full and skipped if it fails. The cache file is rewritten only when what it woul
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -142,11 +143,18 @@ def _load(dag_id: str | None, url: str, cache_dir: Path, shard: ShardFilter | No
 
 def rules_fingerprint() -> str:
     """Digest of the validation rules' source and of the settings they read (docker bind roots)."""
+    digest = hashlib.blake2b(_rules_source_digest(), digest_size=16)
+    digest.update(",".join(str(root) for root in settings.docker_bind_roots()).encode())
+    return digest.hexdigest()
+
+
+@functools.cache
+def _rules_source_digest() -> bytes:
+    """The rules' source, read once per process (it cannot change under a running interpreter)."""
     digest = hashlib.blake2b(digest_size=16)
     for name in RULE_MODULES:
         digest.update(Path(__file__).with_name(name).read_bytes())
-    digest.update(",".join(str(root) for root in settings.docker_bind_roots()).encode())
-    return digest.hexdigest()
+    return digest.digest()
 
 
 def _spec_digest(text: str) -> str:

@@ -126,6 +126,10 @@ class WorkflowVersion(Base):
     number: Mapped[int] = mapped_column(Integer)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     spec_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the canonical JSON of ``spec``
+    # The validation rules' fingerprint (airflow_mlops_dag_factory.store.rules_fingerprint) the write checked
+    # ``spec`` under: readers trust a spec still matching ``spec_hash`` under the same rules, without
+    # re-validating it. NULL (older rows) means "validate when read".
+    validated_rules: Mapped[str | None] = mapped_column(String(64), nullable=True)
     message: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(250))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -269,6 +269,32 @@ def test_an_invalid_stored_workflow_is_still_listed_with_its_errors(plugin_db):
         WorkflowOut.model_validate(record.to_dict())
 
 
+def test_reads_trust_a_spec_only_as_its_validated_write_left_it(plugin_db, monkeypatch):
+    """A version records the rules it was validated under; reads skip re-validating it only while the rules
+    and the stored spec are unchanged. A hand edit in the database, or other rules, is validated again."""
+    created = workflows.create_workflow({**DOC, "name": "trusted_wf"}, ALICE)
+    with Session(writer_engine()) as session:
+        version = session.scalars(select(WorkflowVersion).where(WorkflowVersion.workflow_id == created.id)).one()
+    assert version.validated_rules == workflows.rules_fingerprint()
+    validated = []
+    real = workflows.validate_document
+    monkeypatch.setattr(workflows, "validate_document", lambda doc: validated.append(doc["name"]) or real(doc))
+    workflows._ERRORS_CACHE.clear()
+    assert workflows.get_workflow(created.id).errors == [] and workflows.list_workflows(q="trusted").total == 1
+    assert validated == []  # the write's own validation is trusted
+    with Session(writer_engine()) as session, session.begin():  # a hand edit: a dependency cycle, same hash
+        edited = copy.deepcopy(version.spec)
+        edited["tasks"][0]["depends_on"] = ["b"]
+        session.get(WorkflowVersion, version.id).spec = edited
+    [listed] = workflows.list_workflows(q="trusted").items
+    assert validated == ["trusted_wf"] and listed.errors and "cycle" in str(listed.errors[0]).lower()
+    with Session(writer_engine()) as session, session.begin():  # back as written, but under other rules
+        session.get(WorkflowVersion, version.id).spec = version.spec
+    monkeypatch.setattr(workflows, "rules_fingerprint", lambda: "other rules")
+    workflows._ERRORS_CACHE.clear()
+    assert workflows.get_workflow(created.id).errors == [] and validated == ["trusted_wf", "trusted_wf"]
+
+
 def test_listing_filters_counts_and_pages_in_the_database(plugin_db):
     for i in range(7):
         workflows.create_workflow({**DOC, "name": f"page_{i}", "description": "find me" if i % 2 else "",
