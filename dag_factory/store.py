@@ -64,6 +64,7 @@ run_table = table(
 CACHE_FILE = "specs.json"
 TRUST_FILE = "validated.json"
 # The modules whose code decides whether a spec is valid: any change to them invalidates the trusted digests.
+NAMES_PER_QUERY = 1000
 RULE_MODULES = ("spec.py", "validate.py", "validate_docker.py", "usercode.py", "params.py", "errors.py")
 
 
@@ -117,7 +118,7 @@ def load_workflows(dag_id: str | None = None, url: str | None = None, cache_dir:
 
 def _load(dag_id: str | None, url: str, cache_dir: Path, shard: ShardFilter | None = None) -> LoadResult:
     try:
-        rows = _fetch_current(get_engine(url), dag_id)
+        rows = _fetch_current(get_engine(url), dag_id, shard)
     except Exception as exc:  # any DB failure: unreachable, locked, missing tables, bad URL...
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         return _from_cache(cache_dir, dag_id, reason, shard)
@@ -178,8 +179,9 @@ def _read_trust(path: Path, fingerprint: str) -> dict[str, Any]:
     return trust if isinstance(trust, dict) and trust.get("fingerprint") == fingerprint else {}
 
 
-def _fetch_current(engine: Engine, dag_id: str | None) -> list[dict[str, Any]]:
-    """Current rows with the spec decoded here from its stored text, whose digest decides trust."""
+def _fetch_current(engine: Engine, dag_id: str | None, shard: ShardFilter | None = None) -> list[dict[str, Any]]:
+    """Current rows with the spec as its stored text, whose digest decides trust. A shard other than 0 reads
+    the names first and then only its own rows' specs (shard 0 reads all: it writes the full cache)."""
     query = (
         select(workflow_table.c.id, workflow_table.c.name, workflow_table.c.active,
                version_table.c.number, cast(version_table.c.spec, Text).label("spec"))
@@ -193,7 +195,14 @@ def _fetch_current(engine: Engine, dag_id: str | None) -> list[dict[str, Any]]:
     if dag_id is not None:
         query = query.where(workflow_table.c.name == dag_id)
     with engine.connect() as conn:  # "spec" stays text until a row is parsed (a shard parses only its own)
-        return [{**row._mapping, "digest": _spec_digest(row.spec or "")} for row in conn.execute(query)]
+        if shard is None or shard.index == 0 or dag_id is not None:
+            found = list(conn.execute(query))
+        else:
+            names = [n for n in conn.scalars(select(workflow_table.c.name).where(workflow_table.c.archived_at.is_(None))
+                                             .order_by(workflow_table.c.name)) if shard.keeps(n)]
+            found = [row for start in range(0, len(names), NAMES_PER_QUERY)  # bound parameters are limited
+                     for row in conn.execute(query.where(workflow_table.c.name.in_(names[start:start + NAMES_PER_QUERY])))]
+        return [{**row._mapping, "digest": _spec_digest(row.spec or "")} for row in found]
 
 
 def _parse_rows(rows: list[dict[str, Any]], trusted: set[str] = frozenset()) -> tuple[LoadResult, set[str]]:
