@@ -369,7 +369,11 @@ def main() -> None:
     parser.add_argument("--serialize", action="store_true")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--processor", action="store_true", help="also run a real dag-processor (part 2)")
-    parser.add_argument("--shards", type=int, default=4)
+    parser.add_argument("--shards", type=int, default=64, help="shard files of the second processor run")
+    parser.add_argument("--processor-files", help="comma-separated file counts to run (default: 1,<shards>)")
+    parser.add_argument("--no-access-control", action="store_true", help="[mlops] dag_access_control = False")
+    parser.add_argument("--processor-append", metavar="LABEL",
+                        help="add these processor runs, labelled, to the recorded ones instead of replacing them")
     parser.add_argument("--processor-w", type=int, default=10_000)
     parser.add_argument("--wait-quiet", type=float, default=600, help="seconds to wait for load < 1.0")
     parser.add_argument("--child")
@@ -396,7 +400,11 @@ def main() -> None:
     if args.processor:
         from bench_dag_processor import processor_runs
 
-        result["processor"] = processor_runs(WORK, args.processor_w, args.shards)
+        files = [int(n) for n in (args.processor_files or f"1,{args.shards}").split(",")]
+        runs = processor_runs(WORK, args.processor_w, files, not args.no_access_control, args.processor_append or "")
+        if args.processor_append and result.get("processor", {}).get("workflows") == args.processor_w:
+            runs["runs"] = result["processor"]["runs"] + runs["runs"]
+        result["processor"] = runs
         save(0, result["sizes"].get("0", {}))
         result["sizes"].pop("0", None)
         RESULTS.write_text(json.dumps(result, indent=2, default=float) + "\n")

@@ -82,5 +82,7 @@ def one_config(work: Path, w: int, files: int, access_control: bool = True) -> d
     return {"files": files, "access_control": access_control, "settings": settings, "cycles": cycles}
 
 
-def processor_runs(work: Path, w: int, shards: int) -> dict[str, Any]:
-    return {"workflows": w, "runs": [one_config(work, w, 1), one_config(work, w, shards)]}
+def processor_runs(work: Path, w: int, files: list[int], access_control: bool = True, label: str = "") -> dict[str, Any]:
+    """One dag-processor configuration per entry of ``files`` (1 = everything in one file)."""
+    return {"workflows": w, "runs": [{**one_config(work, w, n, access_control), **({"label": label} if label else {})}
+                                     for n in files]}

@@ -220,7 +220,8 @@ def targets(r: dict[str, Any]) -> list[str]:
 
 def _label(run: dict[str, Any]) -> str:
     """Files of a dag-processor run, and whether DAGs carried FAB access_control (``[mlops] dag_access_control``)."""
-    return f"{run['files']}" + ("" if run.get("access_control", True) else " (access_control off)")
+    return (f"{run['files']}" + ("" if run.get("access_control", True) else " (access_control off)")
+            + (f", {run['label']}" if run.get("label") else ""))
 
 
 def main() -> None:

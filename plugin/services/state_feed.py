@@ -4,9 +4,10 @@ Airflow has listener hooks for some transitions only (none for queued, scheduled
 set by the scheduler), and its worker-side hooks cannot reach the database. So one api-server process at a
 time (the holder of a lease in the plugin database) reads the states of the MLOps DAGs' active runs a few
 times a second, compares them with what it saw last, and appends one ``mlops_state_event`` per change.
-The cost follows the number of *active* runs (Airflow's ``dag_id_state`` and ``ti_dag_run`` indexes),
-not the size of the history. Every api-server process then streams from that one table, so all
-subscribers see the same events with the same ids, whichever process serves them.
+The cost follows the number of *running* runs (Airflow's ``dag_id_state`` and ``ti_dag_run`` indexes), not
+the size of the history nor a backlog of queued runs, whose tasks are not read until the run starts. Every
+api-server process then streams from that one table, so all subscribers see the same events with the same
+ids, whichever process serves them.
 """
 
 from __future__ import annotations
@@ -128,7 +129,9 @@ class StateFeed:
             finished = list(self.tracked - active)
             if finished:  # their last transition (success, failed) is read once, then they are dropped
                 runs += list(session.execute(select(*columns).where(tuple_(DagRun.dag_id, DagRun.run_id).in_(finished))))
-            keys = [(r.dag_id, r.run_id) for r in runs]
+            # A queued run's tasks wait for the scheduler to start the run: only running and just-finished runs'
+            # tasks are read, so a backlog of queued runs (thousands of triggers) costs one indexed read.
+            keys = [(r.dag_id, r.run_id) for r in runs if _state(r.state) != "queued"]
             tis = list(session.execute(
                 select(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.task_id, TaskInstance.map_index,
                        TaskInstance.state, TaskInstance.try_number, TaskInstance.updated_at)
