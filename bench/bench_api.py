@@ -376,6 +376,9 @@ def main() -> None:
             print(f"{op:22} {row['p50_ms']['median']:>8} {row['p95_ms']['median']:>8} {row['min_ms']['min']:>7} "
                   f"{row['max_ms']['max']:>8} {row['mixed_p95_ms']['median']:>9} {row['throughput_rps']['median']:>7}")
         print(json.dumps({"ratios": ratios, "targets": targets}, indent=2))
+        from api_report import main as report
+
+        report()
     finally:
         stack.stop()
         drop_databases(databases)
