@@ -386,8 +386,10 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     seed(sorted({*ws, *([args.processor_w] if args.processor else [])} - {0}))
     result: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    result["machine"] = machine()
-    result["load_at_start"] = wait_for_quiet(args.wait_quiet)
+    appending = args.processor_append and ws == [0]  # the other sections keep the machine they were measured on
+    here = {"machine": machine(), "load_at_start": wait_for_quiet(args.wait_quiet)}
+    if not appending:
+        result.update(here)
     RESULTS.parent.mkdir(exist_ok=True)
 
     def save(w: int, row: dict[str, Any]) -> None:  # after each W: a long run that fails keeps what it measured
@@ -402,6 +404,8 @@ def main() -> None:
 
         files = [int(n) for n in (args.processor_files or f"1,{args.shards}").split(",")]
         runs = processor_runs(WORK, args.processor_w, files, not args.no_access_control, args.processor_append or "")
+        if appending:
+            runs["runs"] = [{**run, **here} for run in runs["runs"]]
         if args.processor_append and result.get("processor", {}).get("workflows") == args.processor_w:
             runs["runs"] = result["processor"]["runs"] + runs["runs"]
         result["processor"] = runs
