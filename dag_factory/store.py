@@ -63,8 +63,8 @@ run_table = table(
 
 CACHE_FILE = "specs.json"
 TRUST_FILE = "validated.json"
+NAMES_PER_QUERY = 1000  # a shard's names per IN list (databases limit the bound parameters of one statement)
 # The modules whose code decides whether a spec is valid: any change to them invalidates the trusted digests.
-NAMES_PER_QUERY = 1000
 RULE_MODULES = ("spec.py", "validate.py", "validate_docker.py", "usercode.py", "params.py", "errors.py")
 
 
@@ -200,7 +200,7 @@ def _fetch_current(engine: Engine, dag_id: str | None, shard: ShardFilter | None
         else:
             names = [n for n in conn.scalars(select(workflow_table.c.name).where(workflow_table.c.archived_at.is_(None))
                                              .order_by(workflow_table.c.name)) if shard.keeps(n)]
-            found = [row for start in range(0, len(names), NAMES_PER_QUERY)  # bound parameters are limited
+            found = [row for start in range(0, len(names), NAMES_PER_QUERY)
                      for row in conn.execute(query.where(workflow_table.c.name.in_(names[start:start + NAMES_PER_QUERY])))]
         return [{**row._mapping, "digest": _spec_digest(row.spec or "")} for row in found]
 
