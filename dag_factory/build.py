@@ -10,6 +10,7 @@ import json
 import logging
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pendulum
 from airflow.providers.standard.operators.python import (
@@ -18,6 +19,8 @@ from airflow.providers.standard.operators.python import (
 )
 from airflow.sdk import DAG, BaseOperator, Param
 from airflow_mlops_dag_factory import settings
+from airflow_mlops_dag_factory.bundle import configured as bundle_configured
+from airflow_mlops_dag_factory.bundle import folder_revision
 from airflow_mlops_dag_factory.notifications.channels import (
     Defaults,
     channels_for,
@@ -48,10 +51,17 @@ START_DATE = pendulum.datetime(2024, 1, 1, tz="UTC")
 def dags_for_file(path: str, dag_id: str | None = None) -> dict[str, DAG]:
     """The DAGs the MLOps DAG file at ``path`` exposes: in a worker (``dag_id``) only that one, else its shard's.
 
-    Never raises: a shard setting that cannot be read makes shard 0 build everything and the others nothing.
+    In the MLOps DAG bundle they are built as of the bundle version beside the file. A copy of the file
+    outside that bundle builds nothing once the bundle is configured (the same DAG in two bundles would
+    flap between them). Never raises: a shard setting that cannot be read makes shard 0 build everything
+    and the others nothing.
     """
+    revision = folder_revision(Path(path).parent)
+    if revision is None and bundle_configured():
+        log.info("MLOps: %s is outside the MLOps DAG bundle, which is configured; it builds no DAGs", path)
+        return {}
     if dag_id is not None:
-        return build_dags(load_workflows(dag_id=dag_id))
+        return build_dags(load_workflows(dag_id=dag_id, as_of=revision))
     try:
         count, index = shard_count(), shard_index(path)
         shard = ShardFilter(count, shards_built_by(path, count), index) if count > 1 else None
@@ -63,7 +73,7 @@ def dags_for_file(path: str, dag_id: str | None = None) -> dict[str, DAG]:
         return {}
     if shard is not None and not shard.built:
         return {}
-    return build_dags(load_workflows(shard=shard))
+    return build_dags(load_workflows(shard=shard, as_of=revision))
 
 
 def build_dags(result: LoadResult) -> dict[str, DAG]:

@@ -59,7 +59,7 @@ class MLOpsDockerOperator(DockerOperator):
         self.upstream = list(upstream)
 
     def execute(self, context: Any) -> Any:
-        version = pinned_version(self.workflow_id, self.built_version, context)
+        version = pinned_version(self.workflow_id, self.built_version, context.get("dag_run"))
         if version != self.built_version:
             self._apply_version(version, context)
         for mount in self.mounts:  # the worker's own [mlops] docker_bind_roots, whatever the spec says

@@ -1,10 +1,11 @@
 """What runs inside an MLOps task on an Airflow worker.
 
 The code executed is that of the workflow version **pinned for the run**, not whatever the workflow
-holds now, so editing a workflow never changes a run that already started. The pin is, in order:
-the version in the run's conf (``__mlops__.version``, set by the plugin's trigger), else the newest
-version saved at or before the run's ``run_after`` (runs from Airflow's own trigger or schedule),
-else the version the DAG was built from.
+holds now, so editing a workflow never changes a run that already started. A run of the MLOps DAG bundle
+(it has a bundle version) executes the version its DAG was built from: the worker built the whole DAG as of
+the run's bundle version, structure and code alike. A run from before the bundle (no bundle version) keeps
+the earlier rule: the version in its conf (``__mlops__.version``), else the newest version saved at or
+before its ``run_after``, else the version the DAG was built from.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def run_task(*mapped: Any, workflow_id: str, task_name: str, built_version: int,
 
     A mapped task gets its item as the only positional argument; a branch task returns task names.
     """
-    version = pinned_version(workflow_id, built_version, context)
+    version = pinned_version(workflow_id, built_version, context.get("dag_run"))
     spec = store.load_version_spec(workflow_id, version)
     task = spec.task(task_name)
     if task is None:
@@ -84,18 +85,24 @@ def _plain(value: Any) -> Any:
         return value
 
 
-def version_for(workflow_id: str, conf: Any, run_after: datetime | None) -> int | None:
-    """The version a run executes: the pin ``__mlops__.version`` in its conf, else the version in effect at
-    its ``run_after``; ``None`` when neither tells. The one statement of the rule: tasks, run records and the
-    version-delete guard all call it."""
+def version_for(workflow_id: str, conf: Any, run_after: datetime | None, bundle_version: str | None = None) -> int | None:
+    """The version a run executes: the workflow as of the run's bundle version (MLOps DAG bundle); for a run
+    without one, the pin ``__mlops__.version`` in its conf, else the version in effect at its ``run_after``;
+    ``None`` when nothing tells. The one statement of the rule: run records and the version-delete guard call
+    it, and tasks follow it (:func:`pinned_version`)."""
+    if bundle_version is not None and str(bundle_version).isdigit():
+        return store.version_as_of(workflow_id, int(bundle_version))
     pin = conf.get(PIN_CONF_KEY) if isinstance(conf, dict) else None
     if isinstance(pin, dict) and isinstance(pin.get("version"), int):
         return pin["version"]
     return store.version_in_effect(workflow_id, run_after) if run_after is not None else None
 
 
-def pinned_version(workflow_id: str, built_version: int, context: dict[str, Any]) -> int:
-    dag_run = context.get("dag_run")
+def pinned_version(workflow_id: str, built_version: int, dag_run: Any) -> int:
+    """The version a task of ``dag_run`` executes. With a bundle version the DAG in hand was built as of it, so
+    its own version is the answer (no lookup); otherwise :func:`version_for`'s rule for older runs."""
+    if str(getattr(dag_run, "bundle_version", None) or "").isdigit():
+        return built_version
     number = version_for(workflow_id, getattr(dag_run, "conf", None) or {}, getattr(dag_run, "run_after", None))
     return built_version if number is None else number
 

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, and_, cast, column, select, table
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, and_, cast, column, func, select, table
 from sqlalchemy.engine import Engine
 
 from airflow_mlops_dag_factory import settings, stats
@@ -53,7 +53,9 @@ version_table = table(
     column("number", Integer),
     column("spec", JSON),
     column("created_at", DateTime(timezone=True)),
+    column("store_revision", Integer),
 )
+revision_table = table("mlops_store_revision", column("id", Integer), column("value", Integer))
 run_table = table(
     "mlops_run",
     column("dag_id", String),
@@ -107,21 +109,27 @@ class ShardFilter:
 
 
 def load_workflows(dag_id: str | None = None, url: str | None = None, cache_dir: Path | None = None,
-                   shard: ShardFilter | None = None) -> LoadResult:
-    """All workflows (or only ``dag_id``, as a worker needs, or one shard's), from the database or the cache."""
+                   shard: ShardFilter | None = None, as_of: int | None = None) -> LoadResult:
+    """All workflows (or only ``dag_id``, as a worker needs, or one shard's), from the database or the cache.
+
+    ``as_of``: build each workflow as of that store revision (the MLOps DAG bundle's version), i.e. its newest
+    version written at or below it; ``None``: its current version. A worker (``dag_id`` with ``as_of``) also
+    finds an archived workflow, so a run in flight when its workflow was deleted can finish.
+    """
     started = time.perf_counter()
-    result = _load(dag_id, url or settings.database_url(), cache_dir or settings.cache_dir(), shard)
+    result = _load(dag_id, url or settings.database_url(), cache_dir or settings.cache_dir(), shard, as_of)
     if dag_id is None:
         stats.report_load(result.source, len(result.workflows), len(result.skipped), time.perf_counter() - started)
     return result
 
 
-def _load(dag_id: str | None, url: str, cache_dir: Path, shard: ShardFilter | None = None) -> LoadResult:
+def _load(dag_id: str | None, url: str, cache_dir: Path, shard: ShardFilter | None = None,
+          as_of: int | None = None) -> LoadResult:
     try:
-        rows = _fetch_current(get_engine(url), dag_id, shard)
+        rows = _fetch_current(get_engine(url), dag_id, shard, as_of)
     except Exception as exc:  # any DB failure: unreachable, locked, missing tables, bad URL...
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        return _from_cache(cache_dir, dag_id, reason, shard)
+        return _from_cache(cache_dir, dag_id, reason, shard, as_of)
     fingerprint = rules_fingerprint()
     trust_file = TRUST_FILE if shard is None or shard.index == 0 else f"validated_shard_{shard.index}.json"
     trust = _read_trust(cache_dir / trust_file, fingerprint)
@@ -136,7 +144,7 @@ def _load(dag_id: str | None, url: str, cache_dir: Path, shard: ShardFilter | No
         content = _content_digest(fingerprint, rows)
         if content != trust.get("content") or not (cache_dir / CACHE_FILE).exists():
             if shard is None or shard.index == 0:  # one full cache (all rows) is enough: shard 0 writes it
-                _write_cache(cache_dir, rows, result)
+                _write_cache(cache_dir, rows, result, as_of)
             _write_json(cache_dir, trust_file, {"fingerprint": fingerprint, "content": content,
                                                 "digests": sorted(valid)})
     return result
@@ -179,19 +187,31 @@ def _read_trust(path: Path, fingerprint: str) -> dict[str, Any]:
     return trust if isinstance(trust, dict) and trust.get("fingerprint") == fingerprint else {}
 
 
-def _fetch_current(engine: Engine, dag_id: str | None, shard: ShardFilter | None = None) -> list[dict[str, Any]]:
-    """Current rows with the spec as its stored text, whose digest decides trust. A shard other than 0 reads
-    the names first and then only its own rows' specs (shard 0 reads all: it writes the full cache)."""
-    query = (
-        select(workflow_table.c.id, workflow_table.c.name, workflow_table.c.active,
-               version_table.c.number, cast(version_table.c.spec, Text).label("spec"))
-        .select_from(workflow_table.join(version_table, and_(
+def _fetch_current(engine: Engine, dag_id: str | None, shard: ShardFilter | None = None,
+                   as_of: int | None = None) -> list[dict[str, Any]]:
+    """Current rows (or rows as of a store revision) with the spec as its stored text, whose digest decides trust.
+    A shard other than 0 reads the names first and then only its own rows' specs (shard 0 reads all: it writes
+    the full cache)."""
+    columns = (workflow_table.c.id, workflow_table.c.name, workflow_table.c.active, version_table.c.number,
+               version_table.c.store_revision, cast(version_table.c.spec, Text).label("spec"))
+    if dag_id is not None and as_of is not None:  # a worker: one workflow, its newest version up to the revision
+        query = (select(*columns)
+                 .select_from(workflow_table.join(version_table, version_table.c.workflow_id == workflow_table.c.id))
+                 .where(workflow_table.c.name == dag_id, version_table.c.store_revision <= as_of)
+                 .order_by(version_table.c.store_revision.desc()).limit(1))
+        with engine.connect() as conn:
+            return [{**row._mapping, "digest": _spec_digest(row.spec or "")} for row in conn.execute(query)]
+    if as_of is None:
+        source = workflow_table.join(version_table, and_(
             version_table.c.workflow_id == workflow_table.c.id,
             version_table.c.number == workflow_table.c.current_version,
-        )))
-        .where(workflow_table.c.archived_at.is_(None))
-        .order_by(workflow_table.c.name)
-    )
+        ))
+    else:
+        newest = (select(version_table.c.workflow_id, func.max(version_table.c.store_revision).label("revision"))
+                  .where(version_table.c.store_revision <= as_of).group_by(version_table.c.workflow_id).subquery())
+        source = workflow_table.join(newest, newest.c.workflow_id == workflow_table.c.id).join(version_table, and_(
+            version_table.c.workflow_id == newest.c.workflow_id, version_table.c.store_revision == newest.c.revision))
+    query = select(*columns).select_from(source).where(workflow_table.c.archived_at.is_(None)).order_by(workflow_table.c.name)
     if dag_id is not None:
         query = query.where(workflow_table.c.name == dag_id)
     with engine.connect() as conn:  # "spec" stays text until a row is parsed (a shard parses only its own)
@@ -233,10 +253,11 @@ def _parse_rows(rows: list[dict[str, Any]], trusted: set[str] = frozenset()) -> 
     return result, valid
 
 
-def _write_cache(cache_dir: Path, rows: list[dict[str, Any]], result: LoadResult) -> None:
+def _write_cache(cache_dir: Path, rows: list[dict[str, Any]], result: LoadResult, as_of: int | None = None) -> None:
     """Atomically replace the cache with what was just read (best effort: a failure only costs the fallback)."""
     payload = {
         "written_at": datetime.now(timezone.utc).isoformat(),
+        "as_of": as_of,
         "rows": [{**row, "spec": _decoded(row["spec"])} for row in rows],
         "skipped": [
             {"workflow_id": s.workflow_id, "name": s.name, "version": s.version,
@@ -265,7 +286,8 @@ def _decoded(spec: Any) -> Any:
         return spec
 
 
-def _from_cache(cache_dir: Path, dag_id: str | None, reason: str, shard: ShardFilter | None = None) -> LoadResult:
+def _from_cache(cache_dir: Path, dag_id: str | None, reason: str, shard: ShardFilter | None = None,
+                as_of: int | None = None) -> LoadResult:
     path = cache_dir / CACHE_FILE
     try:
         payload = json.loads(path.read_text())
@@ -275,12 +297,38 @@ def _from_cache(cache_dir: Path, dag_id: str | None, reason: str, shard: ShardFi
         return LoadResult(source="none", error=reason)
     rows = [{k: v for k, v in r.items() if k != "digest"}  # the cache path always validates in full
             for r in payload["rows"]
-            if (dag_id is None or r["name"] == dag_id) and (shard is None or shard.keeps(r["name"]))]
+            if (dag_id is None or r["name"] == dag_id) and (shard is None or shard.keeps(r["name"]))
+            and (dag_id is None or as_of is None or _cached_as_of(r, payload.get("as_of"), as_of))]
     result, _ = _parse_rows(rows)
     result.source, result.error = "cache", reason
     log.error("MLOps: plugin database unreachable (%s); serving %d workflow(s) from the last good cache "
               "written at %s (%s)", reason, len(result.workflows), payload.get("written_at"), path)
     return result
+
+
+def _cached_as_of(row: dict[str, Any], cached_at: int | None, as_of: int) -> bool:
+    """Whether a cached row is also the workflow as of ``as_of``: it was written at or below ``as_of`` and the
+    cache, taken at a later revision, still held it (so nothing newer up to ``as_of`` exists)."""
+    written = row.get("store_revision")
+    return written is not None and cached_at is not None and written <= as_of <= cached_at
+
+
+def store_head(url: str | None = None) -> int:
+    """The store's revision now: the MLOps DAG bundle's current version (0 for a store without versions)."""
+    with get_engine(url or settings.database_url()).connect() as conn:
+        value = conn.scalar(select(revision_table.c.value).where(revision_table.c.id == 1))
+        if value is None:  # a store created before its counter row
+            value = conn.scalar(select(func.max(version_table.c.store_revision)))
+    return int(value or 0)
+
+
+def version_as_of(workflow_id: str, revision: int, url: str | None = None) -> int | None:
+    """Number of the workflow's version in effect at a store revision (``None``: it did not exist yet)."""
+    query = (select(version_table.c.number)
+             .where(version_table.c.workflow_id == workflow_id, version_table.c.store_revision <= revision)
+             .order_by(version_table.c.store_revision.desc()).limit(1))
+    with get_engine(url or settings.database_url()).connect() as conn:
+        return conn.scalar(query)
 
 
 def load_version_spec(workflow_id: str, number: int, url: str | None = None) -> WorkflowSpec:

@@ -13,7 +13,7 @@ from airflow.utils.db_manager import BaseDBManager
 from sqlalchemy import inspect
 
 from airflow_mlops.db import writer_engine
-from airflow_mlops.models import metadata
+from airflow_mlops.models import StoreRevision, metadata
 from airflow_mlops_dag_factory import settings
 from airflow_mlops_dag_factory.database import get_engine
 
@@ -60,6 +60,8 @@ class MLOpsDBManager(BaseDBManager):
 
         self.log.info("Creating the MLOps tables from the ORM in %s", writer_engine().url.render_as_string())
         self.metadata.create_all(writer_engine())
+        with writer_engine().begin() as conn:  # the store revision counter starts at 0 (no version yet)
+            conn.execute(StoreRevision.__table__.insert().values(id=1, value=0))
         command.stamp(self.get_alembic_config(), "head")
 
     def _has_existing_manager_tables(self) -> bool:

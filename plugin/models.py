@@ -119,7 +119,10 @@ class WorkflowVersion(Base):
     """Immutable: written once per changing save, never updated."""
 
     __tablename__ = "mlops_workflow_version"
-    __table_args__ = (UniqueConstraint("workflow_id", "number", name="uq_mlops_workflow_version_workflow_id_number"),)
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "number", name="uq_mlops_workflow_version_workflow_id_number"),
+        Index("ix_mlops_workflow_version_workflow_id_store_revision", "workflow_id", "store_revision"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     workflow_id: Mapped[str] = mapped_column(ForeignKey("mlops_workflow.id", ondelete="CASCADE"), index=True)
@@ -130,9 +133,26 @@ class WorkflowVersion(Base):
     # ``spec`` under: readers trust a spec still matching ``spec_hash`` under the same rules, without
     # re-validating it. NULL (older rows) means "validate when read".
     validated_rules: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The store revision this version was written at (see StoreRevision): what the MLOps DAG bundle's version
+    # resolves to. A workflow "as of" revision R is its version with the greatest store_revision <= R.
+    store_revision: Mapped[int] = mapped_column(Integer)
     message: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(250))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class StoreRevision(Base):
+    """One row: the store's revision, bumped in the same transaction as every version write.
+
+    It is the version of the MLOps DAG bundle (``airflow_mlops_dag_factory.bundle``). The bump is an UPDATE of
+    this row, so concurrent writers take its lock in turn and revisions become visible in the order they were
+    given: a reader that sees revision R sees every version written at or below R.
+    """
+
+    __tablename__ = "mlops_store_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(Integer)
 
 
 class Template(Base):

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from airflow_mlops_dag_factory import store
 from airflow_mlops_dag_factory.notifications.message import FailedTask, RunReport
-from airflow_mlops_dag_factory.runtime import user_params, version_for
+from airflow_mlops_dag_factory.runtime import user_params, pinned_version
 from airflow_mlops_dag_factory.spec import NotificationEvent
 
 log = logging.getLogger(__name__)
@@ -154,11 +154,10 @@ def _description(dag_id: str, run_id: str, dag_run: Any) -> str:
 
 def _version(workflow_id: str, built_version: int, dag_run: Any) -> int:
     try:
-        number = version_for(workflow_id, getattr(dag_run, "conf", None) or {}, getattr(dag_run, "run_after", None))
+        return pinned_version(workflow_id, built_version, dag_run)
     except Exception:  # noqa: BLE001 - the plugin database may be unreachable; the DAG's own version then
         log.warning("MLOps: could not look up the run's pinned version", exc_info=True)
-        number = None
-    return built_version if number is None else number
+        return built_version
 
 
 def _duration(start: datetime | None, end: datetime | None) -> float | None:

@@ -54,6 +54,12 @@ def reparse_files(dag_id: str | None) -> list[str]:
     main, count = settings.get("dag_file"), shard_count()
     if count == 1:
         return [main]
+    from airflow_mlops_dag_factory import bundle
+
+    if bundle.configured():  # the bundle writes every shard's file itself
+        name = Path(main).name
+        return [shard_file_name(i, name) for i in range(count)] if dag_id is None else \
+            [shard_file_name(shard_of(dag_id, count), name)]
     if dag_id is None:
         return [str(Path(main).with_name(shard_file_name(i, Path(main).name))) for i in range(count)]
     relative = str(Path(main).with_name(shard_file_name(shard_of(dag_id, count), Path(main).name)))
@@ -131,6 +137,7 @@ class DagStatus:
     exists: bool
     is_paused: bool = False
     is_stale: bool = False
+    bundle_version: str | None = None  # the bundle version a run triggered now gets
 
 
 @dataclass(frozen=True)
@@ -146,21 +153,81 @@ def dag_status(dag_id: str) -> DagStatus:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        row = session.execute(select(DagModel.is_paused, DagModel.is_stale).where(DagModel.dag_id == dag_id)).first()
+        row = session.execute(select(DagModel.is_paused, DagModel.is_stale, DagModel.bundle_version)
+                              .where(DagModel.dag_id == dag_id)).first()
         serialized = session.scalar(select(SerializedDagModel.dag_id).where(SerializedDagModel.dag_id == dag_id).limit(1))
     if row is None or serialized is None:
         return DagStatus(exists=False)
-    return DagStatus(exists=True, is_paused=bool(row.is_paused), is_stale=bool(row.is_stale))
+    return DagStatus(exists=True, is_paused=bool(row.is_paused), is_stale=bool(row.is_stale),
+                     bundle_version=row.bundle_version)
 
 
-def trigger(dag_id: str, conf: dict[str, Any], note: str | None, user: str) -> str:
-    """Create a manual DAG run (Airflow validates ``conf`` against the DAG's Params); returns its run_id."""
-    from airflow.api.common.trigger_dag import trigger_dag
+@dataclass(frozen=True)
+class LoadedVersion:
+    """One of Airflow's versions of a DAG: its serialized structure and the bundle version it was parsed at."""
+
+    id: str
+    number: int
+    bundle_version: str | None
+
+
+def loaded_versions(dag_id: str) -> list[LoadedVersion]:
+    """Airflow's DAG versions of ``dag_id``, newest first (a DAG version is one structure Airflow parsed)."""
+    from airflow.models.dag_version import DagVersion
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.execute(select(DagVersion.id, DagVersion.version_number, DagVersion.bundle_version)
+                               .where(DagVersion.dag_id == dag_id).order_by(DagVersion.version_number.desc()))
+        return [LoadedVersion(str(r.id), r.version_number, r.bundle_version) for r in rows]
+
+
+def trigger(dag_id: str, conf: dict[str, Any], note: str | None, user: str,
+            pin: LoadedVersion | None = None) -> tuple[str, str | None]:
+    """Create a manual DAG run (Airflow validates ``conf`` against the DAG's Params): (run_id, bundle version).
+
+    ``pin``: run that DAG version (its structure, and its bundle version for the workers) instead of the
+    latest. Airflow re-runs an existing run on its original version ("clear"), but has no public call that
+    starts a new run on an older one; this uses the trigger's own steps with that version's serialized DAG,
+    then points the run and its task instances at the version, as Airflow does for a versioned run.
+    """
+    from airflow.api.common.trigger_dag import _trigger_dag, trigger_dag
+    from airflow.models.dagbag import DBDagBag
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
     from airflow.utils.types import DagRunTriggeredByType
 
-    dag_run = trigger_dag(dag_id, triggered_by=DagRunTriggeredByType.REST_API, conf=conf, note=note or None,
-                          triggering_user_name=user)
-    return dag_run.run_id
+    if pin is None or pin.id == _latest_version_id(dag_id):
+        dag_run = trigger_dag(dag_id, triggered_by=DagRunTriggeredByType.REST_API, conf=conf, note=note or None,
+                              triggering_user_name=user)
+        return dag_run.run_id, dag_run.bundle_version
+    with create_session() as session:
+        dag = DBDagBag().get_dag(pin.id, session=session)
+        if dag is None:
+            raise LookupError(f"Airflow has no serialized DAG for version {pin.number} of {dag_id}")
+        dag_run = _trigger_dag(dag_id, _OneVersionBag(dag), triggered_by=DagRunTriggeredByType.REST_API, conf=conf,
+                               note=note or None, triggering_user_name=user, session=session)
+        session.execute(update(DagRun).where(DagRun.id == dag_run.id)
+                        .values(created_dag_version_id=pin.id, bundle_version=pin.bundle_version))
+        session.execute(update(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == dag_run.run_id)
+                        .values(dag_version_id=pin.id))
+        return dag_run.run_id, pin.bundle_version
+
+
+def _latest_version_id(dag_id: str) -> str | None:
+    versions = loaded_versions(dag_id)
+    return versions[0].id if versions else None
+
+
+class _OneVersionBag:
+    """What ``_trigger_dag`` asks of a DAG bag, answered with one given DAG version."""
+
+    def __init__(self, dag: Any):
+        self.dag = dag
+
+    def get_latest_version_of_dag(self, dag_id: str, *, session: Any) -> Any:
+        return self.dag
 
 
 def run_statuses(keys: list[tuple[str, str]]) -> dict[tuple[str, str], RunStatus]:
@@ -237,14 +304,14 @@ def log_events(events: list[dict[str, Any]]) -> None:
         log.warning("MLOps: could not copy %d audit event(s) to Airflow's audit log", len(events), exc_info=True)
 
 
-def run_pins(dag_id: str) -> list[tuple[dict[str, Any], datetime | None]]:
-    """``(conf, run_after)`` of every run of a DAG: enough to tell which workflow version each one ran."""
+def run_pins(dag_id: str) -> list[tuple[dict[str, Any], datetime | None, str | None]]:
+    """``(conf, run_after, bundle_version)`` of every run of a DAG: which workflow version each one ran."""
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        rows = session.execute(select(DagRun.conf, DagRun.run_after).where(DagRun.dag_id == dag_id))
-        return [(r.conf or {}, r.run_after) for r in rows]
+        rows = session.execute(select(DagRun.conf, DagRun.run_after, DagRun.bundle_version).where(DagRun.dag_id == dag_id))
+        return [(r.conf or {}, r.run_after, r.bundle_version) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -259,6 +326,7 @@ class AirflowRun:
     run_after: datetime | None
     start_date: datetime | None
     end_date: datetime | None
+    bundle_version: str | None = None
 
 
 def dag_runs(dag_ids: list[str]) -> list[AirflowRun]:
@@ -271,11 +339,13 @@ def dag_runs(dag_ids: list[str]) -> list[AirflowRun]:
     with create_session() as session:
         rows = session.execute(
             select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.run_type, DagRun.conf, DagRunNote.content,
-                   DagRun.triggering_user_name, DagRun.run_after, DagRun.start_date, DagRun.end_date)
+                   DagRun.triggering_user_name, DagRun.run_after, DagRun.start_date, DagRun.end_date,
+                   DagRun.bundle_version)
             .outerjoin(DagRunNote, DagRunNote.dag_run_id == DagRun.id)
             .where(DagRun.dag_id.in_(dag_ids))
         )
-        return [AirflowRun(r[0], r[1], str(r[2]), str(r[3]), r[4] or {}, r[5], r[6], r[7], r[8], r[9]) for r in rows]
+        return [AirflowRun(r[0], r[1], str(r[2]), str(r[3]), r[4] or {}, r[5], r[6], r[7], r[8], r[9], r[10])
+                for r in rows]
 
 
 def task_timings(dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:

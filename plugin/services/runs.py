@@ -1,7 +1,9 @@
 """Triggering workflows with parameters and a description, run records, presets, and comparing runs.
 
-A run triggered here pins the workflow version in its conf (``__mlops__.version``) so the tasks execute
-exactly that version's code, carries the description as the Airflow run's note, and is recorded with who
+A run triggered here runs the DAG version Airflow parsed from the chosen workflow version, with that bundle
+version (the MLOps DAG bundle), so the workers build exactly that version's structure and code; it also names
+the version in its conf (``__mlops__.version``, what runs from before the bundle follow). It carries the
+description as the Airflow run's note, and is recorded with who
 triggered it and the parameters actually used (defaults merged). Runs started anywhere else (Airflow's
 trigger dialog, its REST API, the schedule) are recorded the same way the first time runs are listed:
 Airflow is the source of truth for what ran.
@@ -9,6 +11,8 @@ Airflow is the source of truth for what ran.
 
 from __future__ import annotations
 
+import bisect
+import time
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airflow_mlops.db import transaction
-from airflow_mlops.models import ParamPreset, Run, Workflow
+from airflow_mlops.models import ParamPreset, Run, Workflow, WorkflowVersion
 from airflow_mlops.services import airflow_dags, audit, workflows
 from airflow_mlops.services.actors import Actor
 from airflow_mlops.services.diff import diff_specs
@@ -33,6 +37,8 @@ OBJECT_TYPE = "run"
 MAX_DESCRIPTION = 1000  # Airflow's dag_run_note.content
 MAX_COMPARE = 10
 FINISHED = frozenset({"success", "failed"})
+# How long a trigger waits for the version just saved to be parsed into Airflow (the save asked for a re-parse).
+TRIGGER_WAIT_SECONDS = 15.0
 
 
 class RunRecord(BaseModel):
@@ -106,14 +112,17 @@ def trigger(workflow_id: str, params: Any, description: Any, actor: Actor, *, un
         record = workflows.set_active(workflow_id, True, actor)
         airflow_dags.set_paused(record.name, paused=False)
     conf = {**used, PIN_CONF_KEY: {"version": pinned, "workflow_id": record.id}}
+    loaded = _loaded_version(record, pinned, status)
     try:
-        dag_run_id = airflow_dags.trigger(record.name, conf, description, actor.name)
+        dag_run_id, bundle_version = airflow_dags.trigger(record.name, conf, description, actor.name, pin=loaded)
     except Exception as exc:  # ParamValidationError, DagNotFound... : Airflow refused; nothing was created
         if type(exc).__name__ == "ParamValidationError":
             raise InvalidInput([FieldError("params", str(exc))]) from exc
         if type(exc).__name__ == "DagNotFound":
             raise Conflict(f"the DAG of workflow {record.name!r} is not loaded in Airflow yet") from exc
         raise
+    if loaded is not None:  # what the workers build is the workflow as of the run's bundle version
+        pinned = _VersionMap(record.id).at(bundle_version) or pinned
     with transaction() as session:
         run = Run(workflow_id=record.id, version=pinned, dag_id=record.name, dag_run_id=dag_run_id, params=used,
                   description=description, state="queued", triggered_by=actor.name, source="plugin")
@@ -122,6 +131,50 @@ def trigger(workflow_id: str, params: Any, description: Any, actor: Actor, *, un
         audit.record(session, actor.name, "trigger", "workflow", record.id, record.name, run_id=run.id,
                      dag_run_id=dag_run_id, version=pinned, preset=preset)
         return _record(run, record.name)
+
+
+def _loaded_version(record: workflows.WorkflowRecord, number: int,
+                    status: airflow_dags.DagStatus) -> airflow_dags.LoadedVersion | None:
+    """The DAG version Airflow parsed from version ``number`` of the workflow, which the run will execute.
+
+    ``None`` for a DAG outside the MLOps DAG bundle (no bundle version): its runs follow the conf pin. The
+    current version may still be on its way into Airflow (the save asked for a re-parse): wait for it a few
+    seconds. An older version runs only if Airflow ever parsed it (a version that was never loaded has no DAG
+    structure in Airflow; restoring it makes it current).
+    """
+    if not str(status.bundle_version or "").isdigit():
+        return None
+    versions = _VersionMap(record.id)
+    deadline = time.monotonic() + TRIGGER_WAIT_SECONDS
+    while True:
+        for loaded in airflow_dags.loaded_versions(record.name):
+            if versions.at(loaded.bundle_version) == number:
+                return loaded
+        if number != record.version:
+            raise Conflict(f"version {number} of workflow {record.name!r} was never loaded into Airflow, so there "
+                           "is no DAG of its structure to run; restore it to run it")
+        if time.monotonic() > deadline:
+            raise Conflict(f"version {number} of workflow {record.name!r} is not loaded in Airflow yet; "
+                           "retry in a few seconds")
+        time.sleep(0.25)
+
+
+class _VersionMap:
+    """A workflow's versions by the store revision they were written at: which version a bundle version ran."""
+
+    def __init__(self, workflow_id: str):
+        with transaction() as session:
+            rows = session.execute(select(WorkflowVersion.store_revision, WorkflowVersion.number)
+                                   .where(WorkflowVersion.workflow_id == workflow_id)
+                                   .order_by(WorkflowVersion.store_revision)).all()
+        self.revisions = [r.store_revision for r in rows]
+        self.numbers = [r.number for r in rows]
+
+    def at(self, bundle_version: str | None) -> int | None:
+        if not str(bundle_version or "").isdigit():
+            return None
+        index = bisect.bisect_right(self.revisions, int(str(bundle_version)))
+        return self.numbers[index - 1] if index else None
 
 
 def rerun(run_id: str, params: Any, description: Any, actor: Actor, *, same_version: bool = False) -> RunRecord:
@@ -195,7 +248,8 @@ def sync_airflow_runs(workflow_id: str | None = None) -> int:
 
 def _version_of(workflow_id: str, run: airflow_dags.AirflowRun) -> int:
     """The version the runtime executed for this run (``runtime.version_for``, the rule tasks follow)."""
-    return version_for(workflow_id, run.conf, run.run_after) or workflows.get_workflow(workflow_id).version
+    return (version_for(workflow_id, run.conf, run.run_after, run.bundle_version)
+            or workflows.get_workflow(workflow_id).version)
 
 
 def _params_used(session: Session, workflow_id: str, number: int, conf: dict[str, Any]) -> dict[str, Any]:

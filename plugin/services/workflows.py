@@ -17,13 +17,13 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import cast, exists, func, or_, select
+from sqlalchemy import cast, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from airflow_mlops.db import transaction
-from airflow_mlops.models import Task, Workflow, WorkflowVersion, utcnow
+from airflow_mlops.models import StoreRevision, Task, Workflow, WorkflowVersion, utcnow
 from airflow_mlops.services import airflow_dags, audit
 from airflow_mlops.services.actors import Actor
 from airflow_mlops.services.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -439,7 +439,8 @@ def _versions_run_in_airflow(workflow_id: str, dag_id: str) -> list[int | None]:
     """The version each Airflow run of this workflow executed, by the runtime's own pinning rule."""
     from airflow_mlops_dag_factory.runtime import version_for
 
-    return [version_for(workflow_id, conf, run_after) for conf, run_after in airflow_dags.run_pins(dag_id)]
+    return [version_for(workflow_id, conf, run_after, bundle_version)
+            for conf, run_after, bundle_version in airflow_dags.run_pins(dag_id)]
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -508,9 +509,25 @@ def _add_version(session: Session, workflow: Workflow, spec: WorkflowSpec, numbe
     """``spec`` was validated by the caller, under the rules whose fingerprint the version records."""
     document = spec.to_dict()
     version = WorkflowVersion(workflow_id=workflow.id, number=number, spec=document, spec_hash=spec_hash(document),
-                              validated_rules=rules_fingerprint(), message=message, created_by=actor.name)
+                              validated_rules=rules_fingerprint(), store_revision=next_store_revision(session),
+                              message=message, created_by=actor.name)
     session.add(version)
     return version
+
+
+def next_store_revision(session: Session) -> int:
+    """Bump the store revision (the MLOps DAG bundle's version) inside the caller's transaction.
+
+    The UPDATE takes the counter row's lock until commit, so revisions are handed out in commit order.
+    """
+    bumped = session.execute(update(StoreRevision).where(StoreRevision.id == 1)
+                             .values(value=StoreRevision.value + 1).returning(StoreRevision.value)).scalar()
+    if bumped is None:  # a store created from the ORM before the counter row existed
+        latest = session.scalar(select(func.max(WorkflowVersion.store_revision))) or 0
+        session.add(StoreRevision(id=1, value=latest + 1))
+        session.flush()
+        bumped = latest + 1
+    return bumped
 
 
 def _task_rows(spec: WorkflowSpec) -> list[Task]:

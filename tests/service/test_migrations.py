@@ -23,3 +23,37 @@ def test_loader_columns_exist_in_the_models():
     for view in (store.workflow_table, store.version_table, store.run_table):
         model = metadata.tables[view.name]
         assert set(view.c.keys()) <= set(model.c.keys()), view.name
+
+
+def test_the_store_revision_migration_numbers_existing_versions_in_write_order(tmp_path, monkeypatch):
+    """Upgrading a store with history: every version gets a revision in the order it was written, and the
+    counter continues after the last one."""
+    from datetime import datetime, timezone
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from airflow_mlops.db_manager import MLOpsDBManager
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    monkeypatch.setenv("AIRFLOW__MLOPS__SQL_ALCHEMY_CONN", url)
+    config = MLOpsDBManager(session=None).get_alembic_config()
+    command.upgrade(config, "0005")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for wid, name in (("w1", "first"), ("w2", "second")):
+            conn.execute(text("INSERT INTO mlops_workflow (id, name, description, owner, tags, active, revision, "
+                              "current_version, created_by, created_at, updated_by, updated_at) VALUES "
+                              "(:id, :name, '', 'o', '[]', 1, 1, 2, 'u', :at, 'u', :at)"),
+                         {"id": wid, "name": name, "at": datetime(2026, 1, 1, tzinfo=timezone.utc)})
+        for vid, wid, number, day in (("v3", "w1", 2, 5), ("v1", "w1", 1, 1), ("v2", "w2", 1, 3), ("v4", "w2", 2, 9)):
+            conn.execute(text("INSERT INTO mlops_workflow_version (id, workflow_id, number, spec, spec_hash, message, "
+                              "created_by, created_at) VALUES (:id, :wid, :n, '{}', '-', '', 'u', :at)"),
+                         {"id": vid, "wid": wid, "n": number, "at": datetime(2026, 1, day, tzinfo=timezone.utc)})
+    command.upgrade(config, "heads")
+    with engine.connect() as conn:
+        rows = dict(conn.execute(text("SELECT id, store_revision FROM mlops_workflow_version")).all())
+        head = conn.execute(text("SELECT value FROM mlops_store_revision WHERE id = 1")).scalar()
+    engine.dispose()
+    assert rows == {"v1": 1, "v2": 2, "v3": 3, "v4": 4} and head == 4
+    assert store.store_head(url) == 4 and store.version_as_of("w1", 2, url) == 1 and store.version_as_of("w1", 3, url) == 2

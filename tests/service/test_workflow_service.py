@@ -256,9 +256,11 @@ def test_an_invalid_stored_workflow_is_still_listed_with_its_errors(plugin_db):
         untyped = Workflow(name="untyped_row", owner="x", created_by="sql", updated_by="sql", current_version=1)
         session.add_all([broken, untyped])
         session.flush()
-        session.add(WorkflowVersion(workflow_id=broken.id, number=1, spec_hash="-", created_by="sql", spec={
+        session.add(WorkflowVersion(workflow_id=broken.id, number=1, spec_hash="-", created_by="sql",
+                                    store_revision=workflows.next_store_revision(session), spec={
             "name": "broken_row", "tasks": [{"name": "a", "code": "1", "depends_on": ["a"]}]}))
         session.add(WorkflowVersion(workflow_id=untyped.id, number=1, spec_hash="-", created_by="sql",
+                                    store_revision=workflows.next_store_revision(session),
                                     spec={"name": "untyped_row", "tasks": "not a list"}))
     listed = {w.name: w for w in workflows.list_workflows().items}
     assert listed["broken_row"].spec["tasks"][0]["name"] == "a" and listed["broken_row"].errors
@@ -307,3 +309,37 @@ def test_listing_filters_counts_and_pages_in_the_database(plugin_db):
     found = workflows.list_workflows(q="FIND", sort="-name", limit=2)
     assert found.total == 3 and [w.name for w in found.items] == ["page_5", "page_3"]
     assert found.items[0].spec["tasks"][0]["name"] == "a" and found.items[0].errors == []
+
+
+def store_revisions() -> list[tuple[str, int, int]]:
+    with Session(writer_engine()) as session:
+        rows = session.execute(select(Workflow.name, WorkflowVersion.number, WorkflowVersion.store_revision)
+                               .join(Workflow, Workflow.id == WorkflowVersion.workflow_id)
+                               .order_by(WorkflowVersion.store_revision))
+        return [tuple(r) for r in rows]
+
+
+def test_every_version_write_takes_the_next_store_revision_in_its_transaction(plugin_db):
+    """The store revision is the MLOps DAG bundle's version: one per version written, never reused or skipped,
+    also under concurrent writers; a refused write takes none."""
+    from airflow_mlops_dag_factory.store import store_head
+
+    record = workflows.create_workflow(DOC, ALICE)
+    workflows.update_workflow(record.id, changed(DOC, "return 2"), ALICE)
+    other = workflows.create_workflow({**DOC, "name": "svc_other"}, ALICE)
+    workflows.restore_version(workflows.get_version(record.id, 1).id, ALICE)
+    with pytest.raises(InvalidInput):
+        workflows.update_workflow(other.id, {**DOC, "name": "svc_other", "tasks": []}, ALICE)
+    assert store_revisions() == [("svc_wf", 1, 1), ("svc_wf", 2, 2), ("svc_other", 1, 3), ("svc_wf", 3, 4)]
+    assert store_head(plugin_db) == 4
+
+    def save(i: int) -> None:
+        workflows.create_workflow({**DOC, "name": f"svc_many_{i}"}, ALICE)
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r[2] for r in store_revisions()] == list(range(1, 11))
+    assert store_head(plugin_db) == 10

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.orm import Session
 
 from airflow_mlops.models import Workflow, WorkflowVersion, metadata
@@ -47,8 +47,14 @@ def add_workflow(url: str, spec: dict, *, active: bool = True, versions: int = 1
         for number in range(1, versions + 1):
             session.add(WorkflowVersion(workflow_id=workflow.id, number=number, created_by="t", spec_hash="-",
                                         spec={**spec, "description": f"v{number}"},
+                                        store_revision=next_revision(session),
                                         created_at=datetime(2026, 1, number, tzinfo=timezone.utc)))
         return workflow.id
+
+
+def next_revision(session: Session) -> int:
+    """The store revision the next version gets (the plugin's services bump a counter; here: one more)."""
+    return (session.scalar(select(func.max(WorkflowVersion.store_revision))) or 0) + 1
 
 
 def test_loads_current_version_and_builds_the_dag(db, tmp_path):

@@ -1,0 +1,145 @@
+"""The MLOps DAG bundle: an Airflow DAG bundle whose version is the plugin's version store, not Git.
+
+Its version is the store revision (``mlops_store_revision``), which every write of a workflow version bumps.
+Airflow records the bundle version on each DAG version and each DAG run; a worker asks for the bundle at the
+run's version and builds the DAG **as of that revision**: every workflow at its newest version written at or
+below it, so a run keeps the whole structure it started with (tasks, dependencies, operators, params, code).
+
+The bundle's folder holds only the DAG file(s), written by the bundle itself, and a marker with the revision
+they build: the dag-processor's folder (``tracking``) advances on ``refresh()``, which reads the store's
+revision; a version's folder (``versions/<revision>``) never changes. The DAG file reads the marker beside it.
+
+Configure it in ``[dag_processor] dag_bundle_config_list``::
+
+    {"name": "mlops", "classpath": "airflow_mlops_dag_factory.bundle.MLOpsDagBundle",
+     "kwargs": {"refresh_interval": 30}}
+
+and set ``[mlops] dag_bundle`` to the same name.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from airflow.dag_processing.bundles.base import BaseDagBundle, BundleVersion
+
+from airflow_mlops_dag_factory import settings
+from airflow_mlops_dag_factory.shards import SHARD_SUFFIX, shard_count, shard_file_name
+
+log = logging.getLogger(__name__)
+
+CLASSPATH = "airflow_mlops_dag_factory.bundle.MLOpsDagBundle"
+MARKER = "mlops_store_revision"
+TRACKING = "tracking"
+
+# What the bundle writes as each DAG file (shard i is a copy named mlops_workflows_shard_<i>.py). The same
+# text as the repository's dags/mlops_workflows.py, the file for deployments without this bundle.
+DAG_FILE_SOURCE = '''"""An Airflow DAG file of the MLOps plugin: every stored workflow becomes a DAG.
+
+In the MLOps DAG bundle (airflow_mlops_dag_factory.bundle) it builds the workflows as of the bundle version
+beside it; in a plain dags folder, the current ones. With ``[mlops] dag_file_shards`` > 1 this file builds
+shard 0 and its copies ``mlops_workflows_shard_<i>.py`` build the others; the index comes from the file name.
+In a worker only the DAG being run is built (Airflow's parsing context). Nothing here raises: see
+airflow_mlops_dag_factory.store.
+"""
+
+# Named here so the dag-processor imports it once before forking each parse (parsing_pre_import_modules).
+from airflow.providers.standard.operators.python import PythonOperator  # noqa: F401
+from airflow.sdk import get_parsing_context
+
+from airflow_mlops_dag_factory.build import dags_for_file
+
+globals().update(dags_for_file(__file__, get_parsing_context().dag_id))
+'''
+
+
+def folder_revision(folder: Path) -> int | None:
+    """The store revision the DAG files in ``folder`` build, or ``None`` outside the MLOps bundle."""
+    try:
+        return int((folder / MARKER).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def configured() -> bool:
+    """Whether the MLOps bundle is in ``[dag_processor] dag_bundle_config_list`` (never raises)."""
+    try:
+        from airflow.configuration import conf
+
+        return CLASSPATH in (conf.get("dag_processor", "dag_bundle_config_list", fallback="") or "")
+    except Exception:  # noqa: BLE001 - a DAG file must not raise over configuration
+        return False
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Atomic per file, so readers (parses, task processes) never see half a file, and idempotent."""
+    try:
+        if path.read_text() == text:
+            return
+    except OSError:
+        pass
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+class MLOpsDagBundle(BaseDagBundle):
+    """Versioned DAG bundle backed by the plugin's version store (see the module's docstring)."""
+
+    supports_versioning = True
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if self.version is not None and not str(self.version).isdigit():
+            raise ValueError(f"MLOps bundle version must be a store revision (digits), not {self.version!r}")
+
+    @property
+    def path(self) -> Path:
+        return self.versions_dir / str(self.version) if self.version else self.base_dir / TRACKING
+
+    def initialize(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        if self.version:
+            self._write_dag_files(int(self.version))
+        else:
+            self.refresh()
+        super().initialize()
+
+    def refresh(self) -> None:
+        """Advance the tracking folder to the store's revision now (a pinned version never changes)."""
+        if self.version:
+            return
+        from airflow_mlops_dag_factory.store import store_head
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            head = store_head()
+        except Exception as exc:  # noqa: BLE001 - keep the last revision; the loader serves its cache
+            log.error("MLOps bundle: cannot read the store revision (%s); staying at %s", exc,
+                      folder_revision(self.path))
+            head = folder_revision(self.path)
+        self._write_dag_files(head)
+
+    def get_current_version(self) -> BundleVersion | None:
+        if self.version:
+            return BundleVersion(version=str(self.version))
+        revision = folder_revision(self.path)
+        return None if revision is None else BundleVersion(version=str(revision))
+
+    def _write_dag_files(self, revision: int | None) -> None:
+        """The DAG file of every shard, then the marker (so a new revision never meets missing files); shard
+        files beyond ``[mlops] dag_file_shards`` are removed."""
+        base, count = Path(settings.get("dag_file")).name, shard_count()
+        for index in range(count):
+            _write_if_changed(self.path / shard_file_name(index, base), DAG_FILE_SOURCE)
+        for stale in self.path.glob(f"{Path(base).stem}_shard_*.py"):
+            match = SHARD_SUFFIX.search(stale.stem)
+            if match and int(match.group(1)) >= count:
+                stale.unlink(missing_ok=True)
+        if revision is not None:
+            _write_if_changed(self.path / MARKER, f"{revision}\n")
