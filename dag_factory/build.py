@@ -44,6 +44,8 @@ MLOPS_TAG = "mlops"
 # processor syncs these into FAB, and a role that does not exist would fail the whole DAG file.
 _RUN = {"DAGs": {"can_read", "can_edit"}, "DAG Runs": {"can_read", "can_create"}}
 ACCESS_CONTROL = {"Viewer": {"DAGs": {"can_read"}, "DAG Runs": {"can_read"}}, "User": _RUN, "Op": _RUN}
+# How often a parse builds again when the bundle's revision moved while it built (see _build_at_marker).
+MARKER_RETRIES = 3
 # Fixed and in the past: with catchup off, a scheduled workflow starts with its latest interval.
 START_DATE = pendulum.datetime(2024, 1, 1, tz="UTC")
 
@@ -73,7 +75,23 @@ def dags_for_file(path: str, dag_id: str | None = None) -> dict[str, DAG]:
         return {}
     if shard is not None and not shard.built:
         return {}
-    return build_dags(load_workflows(shard=shard, as_of=revision))
+    return _build_at_marker(Path(path).parent, revision, shard)
+
+
+def _build_at_marker(folder: Path, revision: int | None, shard: ShardFilter | None) -> dict[str, DAG]:
+    """Build as of the folder's revision; if the bundle advanced it meanwhile, build again at the new one.
+
+    Airflow labels a parse's DAGs with the bundle version it holds when it collects the result, so what is
+    built should be as of the newest revision, not the one seen at the start of a long parse.
+    """
+    for _ in range(MARKER_RETRIES):
+        dags = build_dags(load_workflows(shard=shard, as_of=revision))
+        latest = folder_revision(folder)
+        if latest == revision:
+            break
+        log.info("MLOps: the bundle moved from revision %s to %s during the parse; building again", revision, latest)
+        revision = latest
+    return dags
 
 
 def build_dags(result: LoadResult) -> dict[str, DAG]:

@@ -88,6 +88,18 @@ def _write_if_changed(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _check_serialized_dag_interval() -> None:
+    """Say loudly when Airflow may write a DAG's new structure later than it hands out the new bundle version."""
+    from airflow.configuration import conf
+
+    interval = conf.getint("core", "min_serialized_dag_update_interval", fallback=30)
+    if interval > 0:
+        log.error("MLOps bundle: [core] min_serialized_dag_update_interval is %s; set it to 0. Otherwise Airflow "
+                  "can skip writing a saved workflow's new structure for %s s while new runs already get the new "
+                  "bundle version, and their workers build a structure their task instances do not have.",
+                  interval, interval)
+
+
 class MLOpsDagBundle(BaseDagBundle):
     """Versioned DAG bundle backed by the plugin's version store (see the module's docstring)."""
 
@@ -103,11 +115,19 @@ class MLOpsDagBundle(BaseDagBundle):
         return self.versions_dir / str(self.version) if self.version else self.base_dir / TRACKING
 
     def initialize(self) -> None:
+        """A version's folder is written once; the tracking folder gets its files, and a first revision only
+        if it has none: only the dag-processor's ``refresh()`` advances it (a worker running an unversioned
+        run initialises the same folder and must not move the revision under the dag-processor's feet)."""
         self.path.mkdir(parents=True, exist_ok=True)
         if self.version:
             self._write_dag_files(int(self.version))
-        else:
+            super().initialize()
+            return
+        _check_serialized_dag_interval()
+        if folder_revision(self.path) is None:
             self.refresh()
+        else:
+            self._write_dag_files(None)
         super().initialize()
 
     def refresh(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -186,10 +187,11 @@ def trigger(dag_id: str, conf: dict[str, Any], note: str | None, user: str,
             pin: LoadedVersion | None = None) -> tuple[str, str | None]:
     """Create a manual DAG run (Airflow validates ``conf`` against the DAG's Params): (run_id, bundle version).
 
-    ``pin``: run that DAG version (its structure, and its bundle version for the workers) instead of the
-    latest. Airflow re-runs an existing run on its original version ("clear"), but has no public call that
-    starts a new run on an older one; this uses the trigger's own steps with that version's serialized DAG,
-    then points the run and its task instances at the version, as Airflow does for a versioned run.
+    ``pin``: run that DAG version, i.e. its structure, with its bundle version, from which the workers build the
+    same structure (Airflow's own trigger takes the DAG's latest parse's bundle version, which can be ahead of
+    its latest structure). Airflow re-runs an existing run on its original version ("clear") but has no public
+    call that starts a new run on an older one: this uses the trigger's own steps with the version's serialized
+    DAG, then points the run and its task instances at the version, as Airflow's versioned runs are.
     """
     from airflow.api.common.trigger_dag import _trigger_dag, trigger_dag
     from airflow.models.dagbag import DBDagBag
@@ -198,26 +200,22 @@ def trigger(dag_id: str, conf: dict[str, Any], note: str | None, user: str,
     from airflow.utils.session import create_session
     from airflow.utils.types import DagRunTriggeredByType
 
-    if pin is None or pin.id == _latest_version_id(dag_id):
-        dag_run = trigger_dag(dag_id, triggered_by=DagRunTriggeredByType.REST_API, conf=conf, note=note or None,
-                              triggering_user_name=user)
-        return dag_run.run_id, dag_run.bundle_version
+    arguments: dict[str, Any] = {"triggered_by": DagRunTriggeredByType.REST_API, "conf": conf, "note": note or None,
+                                 "triggering_user_name": user}
     with create_session() as session:
-        dag = DBDagBag().get_dag(pin.id, session=session)
+        if pin is None:
+            dag_run = trigger_dag(dag_id, session=session, **arguments)
+            return dag_run.run_id, dag_run.bundle_version
+        version_id = uuid.UUID(pin.id)
+        dag = DBDagBag().get_dag(version_id, session=session)
         if dag is None:
             raise LookupError(f"Airflow has no serialized DAG for version {pin.number} of {dag_id}")
-        dag_run = _trigger_dag(dag_id, _OneVersionBag(dag), triggered_by=DagRunTriggeredByType.REST_API, conf=conf,
-                               note=note or None, triggering_user_name=user, session=session)
+        dag_run = _trigger_dag(dag_id, _OneVersionBag(dag), session=session, **arguments)
         session.execute(update(DagRun).where(DagRun.id == dag_run.id)
-                        .values(created_dag_version_id=pin.id, bundle_version=pin.bundle_version))
+                        .values(created_dag_version_id=version_id, bundle_version=pin.bundle_version))
         session.execute(update(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == dag_run.run_id)
-                        .values(dag_version_id=pin.id))
+                        .values(dag_version_id=version_id))
         return dag_run.run_id, pin.bundle_version
-
-
-def _latest_version_id(dag_id: str) -> str | None:
-    versions = loaded_versions(dag_id)
-    return versions[0].id if versions else None
 
 
 class _OneVersionBag:

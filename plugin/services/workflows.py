@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import cast, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -84,6 +84,8 @@ class VersionRecord(BaseModel):
     number: int
     spec: dict[str, Any]
     spec_hash: str
+    store_revision: int = Field(description="the MLOps DAG bundle version this version was written at; Airflow "
+                                            "runs on bundle versions from it until the next version execute it")
     message: str
     created_by: str
     created_at: datetime

@@ -78,6 +78,18 @@ class E2EStack:
         for workflow_id in self.workflow_ids() - keep:
             self.api.request("DELETE", f"/pluginsv2/mlops/api/v1/workflows/{workflow_id}")
 
+    def airflow_sql(self, statement: str, **params: Any) -> None:
+        """One statement on Airflow's own database (to set up states no API can, e.g. a run from an older release)."""
+        from sqlalchemy import create_engine, text
+
+        url = self.stack.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        engine = create_engine(url, connect_args={"timeout": 60} if url.startswith("sqlite") else {})
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(statement), params)
+        finally:
+            engine.dispose()
+
     def dag_processor_log(self) -> str:
         files = sorted((self.stack.home / "logs" / "dag_processor").rglob("mlops_workflows.py.log"))
         return "".join(f.read_text(errors="replace") for f in files)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -122,3 +123,47 @@ def test_bad_container_settings_are_400s_naming_the_field(e2e, admin):
         "tasks[0].docker.image", "tasks[0].docker.command", "tasks[0].docker.environment.AWS_SECRET_ACCESS_KEY",
         "tasks[0].docker.mounts[0].source", "tasks[0].code"}
     assert name not in {w["name"] for w in admin.ok("GET", "/workflows?limit=500")["items"]}
+
+
+GATE = "import os, time\nwhile not os.path.exists(params['gate']):\n    time.sleep(0.2)\nreturn 'open'"
+
+
+def test_a_run_in_flight_keeps_its_task_types_when_python_and_docker_swap(e2e, admin, tmp_path):
+    """Saved while a run waits at its first task: ``pack`` goes docker -> python and ``unpack`` python -> docker.
+    The run in flight finishes with version 1's operators; the next run uses version 2's (MLOps DAG bundle)."""
+    name = unique("docker_swap")
+    gate = tmp_path / "gate"
+    params = {"gate": {"type": "string", "default": "/nonexistent"}}
+    v1 = {"name": name, "params": params, "tasks": [
+        {"name": "wait", "code": GATE},
+        {"name": "pack", "type": "docker", "depends_on": ["wait"],
+         "docker": container(["sh", "-c", 'echo \'{"packed_by": "docker v1"}\''])},
+        {"name": "unpack", "depends_on": ["pack"], "code": "return {'got': pack, 'by': 'python v1'}"}]}
+    v2 = {"name": name, "params": params, "tasks": [
+        {"name": "wait", "code": GATE},
+        {"name": "pack", "depends_on": ["wait"], "code": "return {'packed_by': 'python v2'}"},
+        {"name": "unpack", "type": "docker", "depends_on": ["pack"],
+         "docker": container(["sh", "-c", 'echo "{\\"got\\": $MLOPS_UPSTREAM_PACK, \\"by\\": \\"docker v2\\"}"'])}]}
+    workflow = admin.ok("POST", "/workflows", v1)
+    e2e.api.wait_dag(name)
+    first = admin.ok("POST", f"/jobs/trigger/{workflow['id']}", {"params": {"gate": str(gate)}})
+    deadline = time.monotonic() + 90
+    while e2e.api.task_state(name, first["dag_run_id"], "wait") != "running":
+        assert time.monotonic() < deadline, "the first task never started"
+        time.sleep(0.3)
+    admin.ok("PUT", f"/workflows/{workflow['id']}", v2)
+    deadline = time.monotonic() + 30
+    while e2e.api.get(f"/api/v2/dags/{name}/tasks/pack")["operator_name"] != "PythonOperator":
+        assert time.monotonic() < deadline, "Airflow never parsed version 2"
+        time.sleep(0.3)
+    gate.touch()
+    assert e2e.api.wait_run(name, first["dag_run_id"], timeout=180) == "success"
+    assert e2e.api.xcom(name, first["dag_run_id"], "unpack") == {"got": {"packed_by": "docker v1"}, "by": "python v1"}
+    operators = {ti["task_id"]: ti["operator"] for ti in e2e.api.get(
+        f"/api/v2/dags/{name}/dagRuns/{first['dag_run_id']}/taskInstances")["task_instances"]}
+    assert operators == {"wait": "PythonOperator", "pack": "MLOpsDockerOperator", "unpack": "PythonOperator"}
+
+    second = admin.ok("POST", f"/jobs/trigger/{workflow['id']}", {"params": {"gate": str(gate)}})
+    assert e2e.api.wait_run(name, second["dag_run_id"], timeout=180) == "success"
+    assert e2e.api.xcom(name, second["dag_run_id"], "unpack") == {"got": {"packed_by": "python v2"}, "by": "docker v2"}
+    assert "docker v2" in e2e.api.task_log(name, second["dag_run_id"], "unpack")
