@@ -6,6 +6,7 @@ them: every DAG file parse and every task start pays for what it imports.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -20,7 +21,7 @@ from airflow.providers.standard.operators.python import (
 from airflow.sdk import DAG, BaseOperator, Param
 from airflow_mlops_dag_factory import settings
 from airflow_mlops_dag_factory.bundle import configured as bundle_configured
-from airflow_mlops_dag_factory.bundle import folder_revision
+from airflow_mlops_dag_factory.bundle import folder_revision, is_version_folder
 from airflow_mlops_dag_factory.notifications.channels import (
     Defaults,
     channels_for,
@@ -58,12 +59,14 @@ def dags_for_file(path: str, dag_id: str | None = None) -> dict[str, DAG]:
     flap between them). Never raises: a shard setting that cannot be read makes shard 0 build everything
     and the others nothing.
     """
-    revision = folder_revision(Path(path).parent)
+    folder = Path(path).parent
+    revision = folder_revision(folder)
     if revision is None and bundle_configured():
         log.info("MLOps: %s is outside the MLOps DAG bundle, which is configured; it builds no DAGs", path)
         return {}
+    pinned = is_version_folder(folder)  # a run's bundle version: a worker, or the dag-processor for its callbacks
     if dag_id is not None:
-        return build_dags(load_workflows(dag_id=dag_id, as_of=revision))
+        return build_dags(load_workflows(dag_id=dag_id, as_of=revision), pinned_by_bundle=pinned)
     try:
         count, index = shard_count(), shard_index(path)
         shard = ShardFilter(count, shards_built_by(path, count), index) if count > 1 else None
@@ -75,7 +78,9 @@ def dags_for_file(path: str, dag_id: str | None = None) -> dict[str, DAG]:
         return {}
     if shard is not None and not shard.built:
         return {}
-    return _build_at_marker(Path(path).parent, revision, shard)
+    if pinned:  # an old revision: it must not replace the cache of the newest specs
+        return build_dags(load_workflows(shard=shard, as_of=revision, cache=False), pinned_by_bundle=True)
+    return _build_at_marker(folder, revision, shard)
 
 
 def _build_at_marker(folder: Path, revision: int | None, shard: ShardFilter | None) -> dict[str, DAG]:
@@ -94,11 +99,16 @@ def _build_at_marker(folder: Path, revision: int | None, shard: ShardFilter | No
     return dags
 
 
-def build_dags(result: LoadResult) -> dict[str, DAG]:
-    """Build every loadable workflow; one that fails to build is logged and skipped, never raised."""
+def build_dags(result: LoadResult, pinned_by_bundle: bool = False) -> dict[str, DAG]:
+    """Build every loadable workflow; one that fails to build is logged and skipped, never raised.
+
+    ``pinned_by_bundle``: built from a run's bundle version, whose tasks then execute exactly these versions.
+    """
     dags: dict[str, DAG] = {}
     deployment, access_control = defaults(), settings.dag_access_control()  # read once per parse
     for workflow in result.workflows:
+        if pinned_by_bundle:
+            workflow = dataclasses.replace(workflow, pinned_by_bundle=True)
         try:
             dags[workflow.spec.name] = build_dag(workflow, deployment, access_control)
         except Exception:
@@ -152,7 +162,8 @@ def _run_callbacks(workflow: StoredWorkflow, deployment: Defaults) -> dict:
                 RunNotification,
             )
 
-            callbacks[argument] = RunNotification(workflow.workflow_id, workflow.version, event, channels)
+            callbacks[argument] = RunNotification(workflow.workflow_id, workflow.version, event, channels,
+                                                  workflow.pinned_by_bundle)
     return callbacks
 
 
@@ -162,7 +173,8 @@ def _task_callbacks(workflow: StoredWorkflow, deployment: Defaults) -> dict:
     if channels := channels_for(workflow.spec.notifications, "on_retry", deployment):
         from airflow_mlops_dag_factory.notifications.callbacks import RetryNotification
 
-        callbacks["on_retry_callback"] = RetryNotification(workflow.workflow_id, workflow.version, "on_retry", channels)
+        callbacks["on_retry_callback"] = RetryNotification(workflow.workflow_id, workflow.version, "on_retry", channels,
+                                                           workflow.pinned_by_bundle)
     if channels_for(workflow.spec.notifications, "on_failure", deployment):
         from airflow_mlops_dag_factory.notifications.report import record_task_error
 
@@ -207,6 +219,7 @@ def _operator(dag: DAG, workflow: StoredWorkflow, task: TaskSpec, built: dict[st
         return MLOpsDockerOperator(
             dag=dag, task_id=task.name, workflow_id=workflow.workflow_id, task_name=task.name,
             built_version=workflow.version, secret_environment=task.docker.secret_environment,
+            pinned_by_bundle=workflow.pinned_by_bundle,
             upstream=list(task.depends_on), doc_md=f"{task.description}\n\n{_docker_doc(task)}",
             **docker_arguments(task.docker), **extra)
     operator_class = BranchPythonOperator if task.type == "branch" else PythonOperator
@@ -214,7 +227,8 @@ def _operator(dag: DAG, workflow: StoredWorkflow, task: TaskSpec, built: dict[st
         dag=dag,
         task_id=task.name,
         python_callable=run_task,
-        op_kwargs={"workflow_id": workflow.workflow_id, "task_name": task.name, "built_version": workflow.version},
+        op_kwargs={"workflow_id": workflow.workflow_id, "task_name": task.name, "built_version": workflow.version,
+                   **({"pinned_by_bundle": True} if workflow.pinned_by_bundle else {})},
         doc_md=f"{task.description}\n\n{_code_block(task.code)}",
         **extra,
     )

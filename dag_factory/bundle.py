@@ -64,6 +64,11 @@ def folder_revision(folder: Path) -> int | None:
         return None
 
 
+def is_version_folder(folder: Path) -> bool:
+    """Whether ``folder`` is one bundle version's folder (what a worker or a run's callbacks build from)."""
+    return folder.parent.name == "versions" and folder.name.isdigit() and folder_revision(folder) is not None
+
+
 def configured() -> bool:
     """Whether the MLOps bundle is in ``[dag_processor] dag_bundle_config_list`` (never raises)."""
     try:

@@ -52,14 +52,16 @@ class MLOpsDockerOperator(DockerOperator):
     template_ext = ()
 
     def __init__(self, *, workflow_id: str, task_name: str, built_version: int,
-                 secret_environment: dict[str, SecretRef], upstream: list[str], **kwargs: Any):
+                 secret_environment: dict[str, SecretRef], upstream: list[str], pinned_by_bundle: bool = False,
+                 **kwargs: Any):
         super().__init__(**kwargs)
         self.workflow_id, self.task_name, self.built_version = workflow_id, task_name, built_version
+        self.pinned_by_bundle = pinned_by_bundle
         self.secret_environment = dict(secret_environment)
         self.upstream = list(upstream)
 
     def execute(self, context: Any) -> Any:
-        version = pinned_version(self.workflow_id, self.built_version, context.get("dag_run"))
+        version = pinned_version(self.workflow_id, self.built_version, context.get("dag_run"), self.pinned_by_bundle)
         if version != self.built_version:
             self._apply_version(version, context)
         for mount in self.mounts:  # the worker's own [mlops] docker_bind_roots, whatever the spec says

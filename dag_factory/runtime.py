@@ -3,9 +3,10 @@
 The code executed is that of the workflow version **pinned for the run**, not whatever the workflow
 holds now, so editing a workflow never changes a run that already started. A run of the MLOps DAG bundle
 (it has a bundle version) executes the version its DAG was built from: the worker built the whole DAG as of
-the run's bundle version, structure and code alike. A run from before the bundle (no bundle version) keeps
-the earlier rule: the version in its conf (``__mlops__.version``), else the newest version saved at or
-before its ``run_after``, else the version the DAG was built from.
+the run's bundle version, structure and code alike (``pinned_by_bundle``: the DAG file was in that
+version's folder; the task's context does not carry the bundle version). A run from before the bundle
+(no bundle version) keeps the earlier rule: the version in its conf (``__mlops__.version``), else the newest
+version saved at or before its ``run_after``, else the version the DAG was built from.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ log = logging.getLogger(__name__)
 PIN_CONF_KEY = "__mlops__"
 
 
-def run_task(*mapped: Any, workflow_id: str, task_name: str, built_version: int, **context: Any) -> Any:
+def run_task(*mapped: Any, workflow_id: str, task_name: str, built_version: int, pinned_by_bundle: bool = False,
+             **context: Any) -> Any:
     """``python_callable`` of every MLOps task; its return value becomes the task's XCom.
 
     A mapped task gets its item as the only positional argument; a branch task returns task names.
     """
-    version = pinned_version(workflow_id, built_version, context.get("dag_run"))
+    version = pinned_version(workflow_id, built_version, context.get("dag_run"), pinned_by_bundle)
     spec = store.load_version_spec(workflow_id, version)
     task = spec.task(task_name)
     if task is None:
@@ -98,10 +100,10 @@ def version_for(workflow_id: str, conf: Any, run_after: datetime | None, bundle_
     return store.version_in_effect(workflow_id, run_after) if run_after is not None else None
 
 
-def pinned_version(workflow_id: str, built_version: int, dag_run: Any) -> int:
-    """The version a task of ``dag_run`` executes. With a bundle version the DAG in hand was built as of it, so
-    its own version is the answer (no lookup); otherwise :func:`version_for`'s rule for older runs."""
-    if str(getattr(dag_run, "bundle_version", None) or "").isdigit():
+def pinned_version(workflow_id: str, built_version: int, dag_run: Any, pinned_by_bundle: bool = False) -> int:
+    """The version a task or callback of ``dag_run`` executes. A DAG built from the run's bundle version is that
+    version, structure and code (no lookup); otherwise :func:`version_for`'s rule for older runs."""
+    if pinned_by_bundle:
         return built_version
     number = version_for(workflow_id, getattr(dag_run, "conf", None) or {}, getattr(dag_run, "run_after", None))
     return built_version if number is None else number

@@ -78,6 +78,8 @@ class StoredWorkflow:
     version: int
     active: bool
     spec: WorkflowSpec
+    # Built from a run's bundle version (a worker or a run's callback): the run executes exactly this version.
+    pinned_by_bundle: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,22 +111,23 @@ class ShardFilter:
 
 
 def load_workflows(dag_id: str | None = None, url: str | None = None, cache_dir: Path | None = None,
-                   shard: ShardFilter | None = None, as_of: int | None = None) -> LoadResult:
+                   shard: ShardFilter | None = None, as_of: int | None = None, cache: bool = True) -> LoadResult:
     """All workflows (or only ``dag_id``, as a worker needs, or one shard's), from the database or the cache.
 
     ``as_of``: build each workflow as of that store revision (the MLOps DAG bundle's version), i.e. its newest
     version written at or below it; ``None``: its current version. A worker (``dag_id`` with ``as_of``) also
-    finds an archived workflow, so a run in flight when its workflow was deleted can finish.
+    finds an archived workflow, so a run in flight when its workflow was deleted can finish. ``cache``: a full
+    load refreshes the last-good cache (not when loading an old revision for a run's callbacks).
     """
     started = time.perf_counter()
-    result = _load(dag_id, url or settings.database_url(), cache_dir or settings.cache_dir(), shard, as_of)
-    if dag_id is None:
+    result = _load(dag_id, url or settings.database_url(), cache_dir or settings.cache_dir(), shard, as_of, cache)
+    if dag_id is None and cache:
         stats.report_load(result.source, len(result.workflows), len(result.skipped), time.perf_counter() - started)
     return result
 
 
 def _load(dag_id: str | None, url: str, cache_dir: Path, shard: ShardFilter | None = None,
-          as_of: int | None = None) -> LoadResult:
+          as_of: int | None = None, cache: bool = True) -> LoadResult:
     try:
         rows = _fetch_current(get_engine(url), dag_id, shard, as_of)
     except Exception as exc:  # any DB failure: unreachable, locked, missing tables, bad URL...
@@ -140,7 +143,7 @@ def _load(dag_id: str | None, url: str, cache_dir: Path, shard: ShardFilter | No
             "MLOps workflow %r (id %s, version %s) is invalid and was not loaded: %s",
             skipped.name, skipped.workflow_id, skipped.version, "; ".join(str(e) for e in skipped.errors),
         )
-    if dag_id is None:
+    if dag_id is None and cache:
         content = _content_digest(fingerprint, rows)
         if content != trust.get("content") or not (cache_dir / CACHE_FILE).exists():
             if shard is None or shard.index == 0:  # one full cache (all rows) is enough: shard 0 writes it

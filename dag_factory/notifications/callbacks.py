@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 
 
 class _Notification:
-    def __init__(self, workflow_id: str, built_version: int, event: NotificationEvent, channels: list[ChannelSpec]):
-        self.workflow_id, self.built_version = workflow_id, built_version
+    def __init__(self, workflow_id: str, built_version: int, event: NotificationEvent, channels: list[ChannelSpec],
+                 pinned_by_bundle: bool = False):
+        self.workflow_id, self.built_version, self.pinned_by_bundle = workflow_id, built_version, pinned_by_bundle
         self.event, self.channels = event, list(channels)
 
     def __repr__(self) -> str:
@@ -30,7 +31,7 @@ class RunNotification(_Notification):
 
     def __call__(self, context: dict[str, Any]) -> None:
         try:
-            report = run_report(context, self.event, self.workflow_id, self.built_version)
+            report = run_report(context, self.event, self.workflow_id, self.built_version, self.pinned_by_bundle)
         except Exception:  # noqa: BLE001
             log.exception("MLOps %s notification: could not gather the run's details; nothing sent", self.event)
             return
@@ -42,7 +43,7 @@ class RetryNotification(_Notification):
 
     def __call__(self, context: dict[str, Any]) -> None:
         try:
-            report = retry_report(context, self.workflow_id, self.built_version)
+            report = retry_report(context, self.workflow_id, self.built_version, self.pinned_by_bundle)
         except Exception:  # noqa: BLE001
             log.exception("MLOps on_retry notification: could not gather the task's details; nothing sent")
             return

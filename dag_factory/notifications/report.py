@@ -59,7 +59,8 @@ def error_summary(exc: BaseException | None) -> str | None:
     return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + "…"
 
 
-def run_report(context: dict[str, Any], event: NotificationEvent, workflow_id: str, built_version: int) -> RunReport:
+def run_report(context: dict[str, Any], event: NotificationEvent, workflow_id: str, built_version: int,
+               pinned_by_bundle: bool = False) -> RunReport:
     """The report of a finished run (on_failure / on_success), from a DAG-level callback's context."""
     dag = context["dag"]
     dag_run = context.get("dag_run")
@@ -70,14 +71,15 @@ def run_report(context: dict[str, Any], event: NotificationEvent, workflow_id: s
         state="failed" if event == "on_failure" else "success",
         triggered_by=_trigger(dag_run), description=_description(dag.dag_id, run_id, dag_run),
         params=user_params(context.get("params") or conf),
-        version=_version(workflow_id, built_version, dag_run),
+        version=_version(workflow_id, built_version, dag_run, pinned_by_bundle),
         duration_seconds=_duration(getattr(dag_run, "start_date", None), getattr(dag_run, "end_date", None)),
         failed_tasks=tuple(failed_tasks(dag, run_id)) if event == "on_failure" else (),
         url=run_url(dag.dag_id, run_id), reason=context.get("reason"),
     )
 
 
-def retry_report(context: dict[str, Any], workflow_id: str, built_version: int) -> RunReport:
+def retry_report(context: dict[str, Any], workflow_id: str, built_version: int,
+                 pinned_by_bundle: bool = False) -> RunReport:
     """The report of a task that failed and will be retried, from its on_retry callback (in the worker)."""
     ti = context["ti"]
     dag_run = context.get("dag_run")
@@ -86,7 +88,7 @@ def retry_report(context: dict[str, Any], workflow_id: str, built_version: int) 
         event="on_retry", workflow=ti.dag_id, run_id=ti.run_id, state="up_for_retry",
         triggered_by=_trigger(dag_run), description=_description(ti.dag_id, ti.run_id, dag_run),
         params=user_params(context.get("params") or {}),
-        version=_version(workflow_id, built_version, dag_run),
+        version=_version(workflow_id, built_version, dag_run, pinned_by_bundle),
         duration_seconds=_duration(getattr(dag_run, "start_date", None), None),
         failed_tasks=(FailedTask(ti.task_id, error_summary(context.get("exception")),
                                  map_index if map_index is not None and map_index >= 0 else None),),
@@ -152,9 +154,9 @@ def _description(dag_id: str, run_id: str, dag_run: Any) -> str:
         return ""
 
 
-def _version(workflow_id: str, built_version: int, dag_run: Any) -> int:
+def _version(workflow_id: str, built_version: int, dag_run: Any, pinned_by_bundle: bool) -> int:
     try:
-        return pinned_version(workflow_id, built_version, dag_run)
+        return pinned_version(workflow_id, built_version, dag_run, pinned_by_bundle)
     except Exception:  # noqa: BLE001 - the plugin database may be unreachable; the DAG's own version then
         log.warning("MLOps: could not look up the run's pinned version", exc_info=True)
         return built_version

@@ -78,6 +78,14 @@ class E2EStack:
         for workflow_id in self.workflow_ids() - keep:
             self.api.request("DELETE", f"/pluginsv2/mlops/api/v1/workflows/{workflow_id}")
 
+    def wait_dag_version(self, dag_id: str, number: int, timeout: float = 45) -> None:
+        """Until Airflow's latest DAG of ``dag_id`` is workflow version ``number`` (its doc names the version)."""
+        self.api.wait_dag(dag_id)
+        deadline = time.monotonic() + timeout
+        while f", version {number}." not in (self.api.get(f"/api/v2/dags/{dag_id}/details").get("doc_md") or ""):
+            assert time.monotonic() < deadline, f"Airflow never parsed version {number} of {dag_id}"
+            time.sleep(0.3)
+
     def airflow_sql(self, statement: str, **params: Any) -> None:
         """One statement on Airflow's own database (to set up states no API can, e.g. a run from an older release)."""
         from sqlalchemy import create_engine, text

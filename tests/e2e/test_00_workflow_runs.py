@@ -99,6 +99,7 @@ def test_running_run_keeps_its_version_new_run_uses_new_code(e2e, tmp_path):
     ]}
     updated = e2e.mlops("update", created["id"], "-", "--revision", str(created["revision"]), input_doc=v2)
     assert updated["version"] == 2
+    e2e.wait_dag_version(name, 2)
     gate.touch()
     assert e2e.api.wait_run(name, first) == "success"
     assert e2e.api.xcom(name, first, "after") == "v1-after saw v1-wait"
@@ -107,10 +108,11 @@ def test_running_run_keeps_its_version_new_run_uses_new_code(e2e, tmp_path):
     assert e2e.api.wait_run(name, second) == "success"
     assert e2e.api.xcom(name, second, "after") == "v2-after saw v2-wait"
 
-    # A run may also pin a version explicitly (what the plugin's own trigger does).
+    # A version named in the conf cannot mix one version's code into another's structure: a run executes the
+    # version its DAG (bundle version) is; the old version runs through a re-run (test_versioned_bundle.py).
     third = e2e.api.trigger_ok(name, conf={"gate": str(gate), "__mlops__": {"version": 1}})
     assert e2e.api.wait_run(name, third) == "success"
-    assert e2e.api.xcom(name, third, "after") == "v1-after saw v1-wait"
+    assert e2e.api.xcom(name, third, "after") == "v2-after saw v2-wait"
 
 
 def test_inactive_workflow_dag_starts_paused(e2e):

@@ -152,10 +152,8 @@ def test_a_run_in_flight_keeps_its_task_types_when_python_and_docker_swap(e2e, a
         assert time.monotonic() < deadline, "the first task never started"
         time.sleep(0.3)
     admin.ok("PUT", f"/workflows/{workflow['id']}", v2)
-    deadline = time.monotonic() + 30
-    while e2e.api.get(f"/api/v2/dags/{name}/tasks/pack")["operator_name"] != "PythonOperator":
-        assert time.monotonic() < deadline, "Airflow never parsed version 2"
-        time.sleep(0.3)
+    e2e.wait_dag_version(name, 2)
+    assert e2e.api.get(f"/api/v2/dags/{name}/tasks/pack")["operator_name"] == "PythonOperator"
     gate.touch()
     assert e2e.api.wait_run(name, first["dag_run_id"], timeout=180) == "success"
     assert e2e.api.xcom(name, first["dag_run_id"], "unpack") == {"got": {"packed_by": "docker v1"}, "by": "python v1"}

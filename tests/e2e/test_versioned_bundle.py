@@ -67,14 +67,6 @@ def wait_running(e2e, dag_id: str, run_id: str, task: str) -> None:
         time.sleep(0.3)
 
 
-def wait_dag_version(e2e, dag_id: str, bundle_version: str, timeout: float = 30) -> None:
-    """Until Airflow parsed the DAG at ``bundle_version`` (the save asked for a re-parse)."""
-    deadline = time.monotonic() + timeout
-    while e2e.api.get(f"/api/v2/dags/{dag_id}/details").get("bundle_version") != bundle_version:
-        assert time.monotonic() < deadline, f"{dag_id} not parsed at bundle version {bundle_version}"
-        time.sleep(0.3)
-
-
 def store_revision(admin: Client, workflow_id: str, number: int) -> str:
     return str(admin.ok("GET", f"/workflows/{workflow_id}/versions/{number}")["store_revision"])
 
@@ -85,22 +77,23 @@ def test_a_run_in_flight_keeps_its_structure_and_reruns_and_restores_use_the_old
     workflow = admin.ok("POST", "/workflows", structure_v1(name))
     e2e.api.wait_dag(name)
     rev1 = store_revision(admin, workflow["id"], 1)
-    wait_dag_version(e2e, name, rev1)
     first = admin.ok("POST", f"/jobs/trigger/{workflow['id']}", {"params": {"gate": str(gate)}, "description": "v1"})
     wait_running(e2e, name, first["dag_run_id"], "wait")
 
     admin.ok("PUT", f"/workflows/{workflow['id']}", structure_v2(name))
     rev2 = store_revision(admin, workflow["id"], 2)
-    wait_dag_version(e2e, name, rev2)  # Airflow has the new structure while the first run is still running
+    e2e.wait_dag_version(name, 2)  # Airflow has the new structure while the first run is still running
     gate.touch()
     assert e2e.api.wait_run(name, first["dag_run_id"]) == "success"
     assert run_tasks(e2e, name, first["dag_run_id"]) == dict.fromkeys(V1_RESULTS, "success")
     assert results(e2e, name, first["dag_run_id"]) == V1_RESULTS
 
-    # Airflow's own REST API: the run is on bundle version rev1 and on the DAG version parsed from it.
+    # Airflow's own REST API: the run is on bundle version rev1 and on the DAG version parsed from version 1
+    # (whose bundle version Airflow moves forward while other workflows change and this one does not).
     airflow_first = e2e.api.get(f"/api/v2/dags/{name}/dagRuns/{first['dag_run_id']}")
     assert airflow_first["bundle_version"] == rev1
-    assert [(v["bundle_name"], v["bundle_version"]) for v in airflow_first["dag_versions"]] == [("mlops", rev1)]
+    [dag_version] = airflow_first["dag_versions"]
+    assert dag_version["bundle_name"] == "mlops" and int(rev1) <= int(dag_version["bundle_version"]) < int(rev2)
 
     second = admin.ok("POST", f"/jobs/trigger/{workflow['id']}", {"params": {"gate": str(gate)}})
     assert e2e.api.wait_run(name, second["dag_run_id"]) == "success"
@@ -163,7 +156,7 @@ def test_runs_from_before_the_bundle_keep_their_conf_pin(e2e, admin, tmp_path):
     v2 = {**doc, "tasks": [{"name": "wait", "code": GATE.format(v=2)},
                            {"name": "after", "depends_on": ["wait"], "code": "return 'v2 after ' + wait"}]}
     admin.ok("PUT", f"/workflows/{workflow['id']}", v2)
-    wait_dag_version(e2e, name, store_revision(admin, workflow["id"], 2))
+    e2e.wait_dag_version(name, 2)
     gate.touch()
     assert e2e.api.wait_run(name, run_id) == "success"
     assert e2e.api.get(f"/api/v2/dags/{name}/dagRuns/{run_id}")["bundle_version"] is None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,12 +21,6 @@ def admin(e2e) -> Iterator[Client]:
     e2e.archive_workflows_except(before)
 
 
-def wait_for_doc(e2e, dag_id: str, text: str, timeout: float = 45) -> None:
-    e2e.api.wait_dag(dag_id)
-    deadline = time.monotonic() + timeout
-    while text not in (e2e.api.get(f"/api/v2/dags/{dag_id}/details").get("doc_md") or ""):
-        assert time.monotonic() < deadline, f"DAG {dag_id} never showed {text!r}"
-        time.sleep(0.3)
 
 
 def run_and_read(e2e, admin, workflow_id: str, dag_id: str, **extra) -> str:
@@ -51,7 +44,7 @@ def test_restore_v1_after_v3_is_v4_and_runs_v1_code(e2e, admin):
     assert [v["spec"]["tasks"][0]["code"] for v in history["items"][1:3]] == ["return 'three'", "return 'two'"]
     diff = admin.ok("GET", f"/workflows/{workflow['id']}/diff?from=3&to=4")
     assert "-return 'three'" in diff["tasks"]["changed"][0]["code_diff"]
-    wait_for_doc(e2e, name, "version 4")
+    e2e.wait_dag_version(name, 4)
     assert run_and_read(e2e, admin, workflow["id"], name) == "one"
 
 
@@ -64,7 +57,7 @@ def test_clone_runs_independently_of_its_origin(e2e, admin):
     assert admin.ok("GET", f"/workflows/{clone['id']}/origin-diff")["tasks"]["changed"][0]["name"] == "say"
     e2e.api.wait_dag(clone_name)
     assert e2e.api.get(f"/api/v2/dags/{clone_name}")["is_paused"] is True
-    wait_for_doc(e2e, clone_name, "version 2")
+    e2e.wait_dag_version(clone_name, 2)
     e2e.api.wait_dag(origin_name)
     paused = admin.call("POST", f"/jobs/trigger/{clone['id']}", {"params": {}})
     assert paused.status_code == 409 and "unpause" in paused.json()["detail"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -134,7 +135,18 @@ def test_a_dag_file_in_a_version_folder_builds_that_version(db, tmp_path, monkey
     new.initialize()
     assert set(dags_for_file(str(old.path / "mlops_workflows.py"))["a"].task_ids) == {"x", "y"}
     assert set(dags_for_file(str(new.path / "mlops_workflows.py"), "a")["a"].task_ids) == {"x", "z"}
-    assert set(dags_for_file(str(old.path / "mlops_workflows.py"), "a")["a"].task_ids) == {"x", "y"}
+    worker_dag = dags_for_file(str(old.path / "mlops_workflows.py"), "a")["a"]
+    assert set(worker_dag.task_ids) == {"x", "y"}
+    # Its tasks execute exactly the version they were built from, whatever a conf pin says.
+    assert worker_dag.get_task("x").op_kwargs == {"workflow_id": a, "task_name": "x", "built_version": 1,
+                                                  "pinned_by_bundle": True}
+    # Loading an old revision (a run's callbacks) never writes the cache of the newest specs; the parse does.
+    cache = tmp_path / "cache" / "specs.json"
+    assert not cache.exists()
+    tracking = make_bundle(tmp_path, monkeypatch)
+    tracking.initialize()
+    assert "pinned_by_bundle" not in dags_for_file(str(tracking.path / "mlops_workflows.py"))["a"].get_task("x").op_kwargs
+    assert [t["name"] for t in json.loads(cache.read_text())["rows"][0]["spec"]["tasks"]] == ["x", "z"]
 
 
 def test_shard_files_follow_the_setting(db, tmp_path, monkeypatch):
