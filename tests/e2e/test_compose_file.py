@@ -7,6 +7,7 @@ compose services' own commands and environment. No Docker engine runs here, so n
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -23,6 +24,8 @@ from compose_topology import (
     MissingVariable,
     load_compose,
 )
+
+from airflow_mlops_dag_factory import bundle
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 ENV_EXAMPLE = REPO / ".env.example"
@@ -80,8 +83,11 @@ def test_the_airflow_services_are_exactly_the_tested_topology(env_file):
     for name in airflow:
         service = services[name]
         assert service["build"]["context"] == "." and service["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-        # The image holds as many shard DAG files as the services are told to use.
-        assert service["build"]["args"]["MLOPS_DAG_FILE_SHARDS"] == service["environment"]["AIRFLOW__MLOPS__DAG_FILE_SHARDS"]
+        # Every service knows the MLOps DAG bundle: workers build each run's bundle version from it.
+        bundles = json.loads(service["environment"]["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"])
+        assert [(b["name"], b["classpath"]) for b in bundles] == [("mlops", bundle.CLASSPATH)]
+        assert service["environment"]["AIRFLOW__MLOPS__DAG_BUNDLE"] == "mlops"
+        assert service["environment"]["AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL"] == "0"
         assert service["environment"]["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:6379/")
     for name in AIRFLOW_SERVICES:
         depends = services[name]["depends_on"]
@@ -120,7 +126,6 @@ def test_the_image_is_the_official_airflow_image_with_this_package():
     assert "FROM ${AIRFLOW_IMAGE}" in dockerfile
     assert re.search(r"pip install .*-c /opt/airflow-mlops/airflow_config/constraints.txt", dockerfile.replace("\\\n", ""))
     assert '"/opt/airflow-mlops[postgres,celery]"' in dockerfile
-    assert 'airflow-mlops shards write --dag-file /opt/airflow-mlops/dags/mlops_workflows.py --shards "${MLOPS_DAG_FILE_SHARDS}"' in dockerfile
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {".env", ".venv", ".git"} <= set(ignored)
 

@@ -4,7 +4,8 @@ The Airflow services come from the compose file itself (compose_topology): its c
 with the compose network's hosts mapped to 127.0.0.1. PostgreSQL is set up by the same init script the
 postgres container runs, so the plugin's tables live in their own database with an owner role (api-server,
 migrations) and a read-only role (dag-processor, scheduler, triggerer, workers). Two Celery workers serve
-50 runs of a 5-task workflow triggered at once; one worker is killed while it runs tasks.
+50 runs of a 5-task workflow triggered at once; one worker is killed while it runs tasks, and the workflow
+is saved with another structure while they run: every run finishes on its own version (MLOps DAG bundle).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ RUNS, TASKS = 50, 5
 #  - ports and hosts: the containers each have their own network namespace, these processes share one;
 #  - FAST_RECOVERY: a killed worker's tasks are noticed in seconds, not the production defaults' minutes
 #    (heartbeat timeout 300 s, queued timeout 600 s, Redis visibility timeout 24 h);
-#  - worker concurrency: two workers on a 2-core machine.
+#  - worker concurrency: two workers on a 2-core machine;
+#  - the DAG bundles' storage: each container has its own /tmp, these processes share one machine.
 FAST_RECOVERY = {
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
@@ -178,6 +180,7 @@ def distributed(tmp_path_factory, pg_admin, statsd_sink) -> Iterator[Distributed
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(health_port),
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(home / "dag_bundles"),
         **statsd_sink.env(), **FAST_RECOVERY,
     }
     for service in services.values():
@@ -225,6 +228,13 @@ def _workflow(name: str) -> dict:
                "code": f"import time\ntime.sleep(1)\nreturn step_{i - 1} + {i}"} for i in range(1, TASKS)]
     return {"name": name, "description": "distributed smoke", "retries": 2, "retry_delay_seconds": 1,
             "tasks": tasks}
+
+
+def _workflow_v2(name: str) -> dict:
+    """Version 2: step_3 and step_4 removed, a new ``final`` step after step_2 returning another shape."""
+    v1 = _workflow(name)
+    return {**v1, "tasks": [*v1["tasks"][:3], {"name": "final", "depends_on": ["step_2"],
+                                              "code": "return {'v2': step_2}"}]}
 
 
 TASK_TITLE = "airflow worker -- "  # the process title Airflow's task runner sets: "airflow worker -- <ti id>"
@@ -275,6 +285,10 @@ def test_fifty_runs_on_two_celery_workers_survive_losing_one(distributed):
     with ThreadPoolExecutor(8) as pool:
         run_ids = list(pool.map(trigger, range(RUNS)))
     assert len(set(run_ids)) == RUNS
+    # While they run, the workflow is saved with another structure: the runs keep theirs (MLOps DAG bundle).
+    changed = session.put(f"{distributed.base_url}{API}/workflows/{resp.json()['id']}", json=_workflow_v2(name),
+                          timeout=60)
+    assert changed.status_code == 200, changed.text
 
     # Kill worker-1 (its whole process tree, as a lost machine) while it runs tasks.
     victim = psutil.Process(distributed.stack.processes[WORKERS[0]].pid)
@@ -321,6 +335,26 @@ def test_fifty_runs_on_two_celery_workers_survive_losing_one(distributed):
     assert distributed.stack.processes[WORKERS[1]].poll() is None
     # The workers loaded each task's pinned code through the read-only role.
     assert distributed.variables["MLOPS_DB_READER"] in plugin_db_users, plugin_db_users
+    # Every run carries version 1's bundle version; a run triggered now executes version 2 on the Celery workers.
+    v1_revision = session.get(f"{distributed.base_url}{API}/workflows/{resp.json()['id']}/versions/1",
+                              timeout=30).json()["store_revision"]
+    assert {r["bundle_version"] for r in listing["dag_runs"]} == {str(v1_revision)}
+    v2_run = session.post(f"{distributed.base_url}{API}/jobs/trigger/{resp.json()['id']}", timeout=60, json={})
+    assert v2_run.status_code == 201, v2_run.text
+    v2_run_id = v2_run.json()["dag_run_id"]
+    deadline = time.monotonic() + 300
+    while (run := session.get(f"{distributed.base_url}/api/v2/dags/{name}/dagRuns/{v2_run_id}", timeout=30).json()
+           )["state"] not in ("success", "failed"):
+        assert time.monotonic() < deadline, "the version 2 run did not finish"
+        time.sleep(1)
+    assert run["state"] == "success"
+    v2_tis = session.get(f"{distributed.base_url}/api/v2/dags/{name}/dagRuns/{v2_run_id}/taskInstances",
+                         timeout=30).json()["task_instances"]
+    assert sorted((t["task_id"], t["state"]) for t in v2_tis) == [
+        ("final", "success"), ("step_0", "success"), ("step_1", "success"), ("step_2", "success")]
+    final = session.get(f"{distributed.base_url}/api/v2/dags/{name}/dagRuns/{v2_run_id}/taskInstances/final/"
+                        "xcomEntries/return_value", timeout=30).json()["value"]
+    assert final == {"v2": sum(range(3))}
 
 
 def test_only_the_api_server_and_migrations_use_the_owner_role(distributed):
