@@ -1,5 +1,9 @@
 """DAG generation at scale: the plugin's DAG file vs a hand-written floor vs astronomer's dag-factory.
 
+The plugin is measured twice: ``plugin``, its DAG file in a plain dags folder (each workflow's current
+version, as before the MLOps DAG bundle), and ``plugin-bundle``, the same file in the MLOps DAG bundle
+(every workflow as of the bundle's revision; a worker builds from a version's folder).
+
 For W workflows of 10 tasks (a chain with a 4-way fan-out, 3 typed params) seeded through the plugin's
 services, each variant's DAG file is parsed the way Airflow 3.3's dag-processor does it, in a fresh
 process per repetition (variants interleaved so machine noise hits all alike): the DagBag fill
@@ -29,7 +33,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 WORK = Path(os.environ.get("MLOPS_BENCH_WORK", "/tmp/mlops-bench-dag-generation"))
 RESULTS = Path(__file__).parent / "results" / "dag_generation.json"
-VARIANTS = ("plugin", "floor", "dagfactory")
+VARIANTS = ("plugin", "plugin-bundle", "floor", "dagfactory")
 BUNDLE = "dags-folder"
 FAN_OUT = ("train_a", "train_b", "train_c", "train_d")
 
@@ -192,14 +196,15 @@ def write_files(w: int) -> dict[str, Path]:
 
     root = WORK / f"files_{w}"
     files = {v: root / v / name for v, name in
-             (("plugin", "mlops_workflows.py"), ("floor", "floor_dags.py"), ("dagfactory", "dagfactory_dags.py"))}
+             (("plugin", "mlops_workflows.py"), ("plugin-bundle", "tracking/mlops_workflows.py"),
+              ("floor", "floor_dags.py"), ("dagfactory", "dagfactory_dags.py"))}
     if all(f.exists() for f in files.values()):
-        shutil.copy(REPO / "dags" / "mlops_workflows.py", files["plugin"])  # always the current DAG file
+        write_plugin_files(w, files)  # always the current DAG file
         return files
     shutil.rmtree(root, ignore_errors=True)
     for f in files.values():
         f.parent.mkdir(parents=True)
-    shutil.copy(REPO / "dags" / "mlops_workflows.py", files["plugin"])
+    write_plugin_files(w, files)
     stored = stored_workflows(w)
     files["floor"].write_text(FLOOR_TEMPLATE.replace("__WORKFLOWS__", repr([floor_entry(*s) for s in stored])))
     files["dagfactory"].write_text(DAGFACTORY_FILE)
@@ -208,6 +213,30 @@ def write_files(w: int) -> dict[str, Path]:
     (root / "dagfactory" / "dagfactory_dags.yml").write_text(
         yaml.safe_dump({s[2]["name"]: dagfactory_entry(*s) for s in stored}, sort_keys=False))
     return files
+
+
+def write_plugin_files(w: int, files: dict[str, Path]) -> None:
+    """The DAG file in a plain folder, and as the MLOps bundle has it: its tracking folder and a version's
+    folder (what a worker builds from), both at the store's revision."""
+    from airflow_mlops_dag_factory.bundle import DAG_FILE_SOURCE, MARKER
+
+    shutil.copy(REPO / "dags" / "mlops_workflows.py", files["plugin"])
+    conn = sqlite3.connect(WORK / f"mlops_{w}.db")
+    head = conn.execute("SELECT value FROM mlops_store_revision WHERE id = 1").fetchone()[0]
+    conn.close()
+    for folder in (files["plugin-bundle"].parent, bundle_worker_file(files).parent):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "mlops_workflows.py").write_text(DAG_FILE_SOURCE)
+        (folder / MARKER).write_text(f"{head}\n")
+
+
+def bundle_worker_file(files: dict[str, Path]) -> Path:
+    """The bundle's version folder (``versions/<revision>``), named after the tracking folder's revision."""
+    from airflow_mlops_dag_factory.bundle import MARKER
+
+    tracking = files["plugin-bundle"].parent
+    revision = (tracking / MARKER).read_text().strip() if (tracking / MARKER).exists() else "0"
+    return tracking.parent / "versions" / revision / "mlops_workflows.py"
 
 
 # -- the measured child --------------------------------------------------------------------------------------
@@ -235,6 +264,11 @@ def child(file: Path, mode: str, serialize: bool) -> dict[str, Any]:
     logging.getLogger("airflow.models.dagbag").setLevel(logging.ERROR)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cpu0, t0 = time.process_time(), time.perf_counter()
+    if mode.startswith("worker") and file.parent.parent.name == "versions":  # the worker initialises the bundle
+        from airflow_mlops_dag_factory.bundle import MLOpsDagBundle
+
+        os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH"] = str(file.parents[3])
+        MLOpsDagBundle(name=file.parents[2].name, version=file.parent.name).initialize()
     bag = BundleDagBag(dag_folder=str(file), bundle_path=file.parent, bundle_name=BUNDLE, load_op_links=False,
                        **({"safe_mode": False} if mode.startswith("worker") else {}))
     t1, cpu1 = time.perf_counter(), time.process_time()
@@ -303,12 +337,13 @@ def measure(ws: list[int], repeat: int, repeat_big: int, serialize_reps: int,
                 serialize = rep < (serialize_reps if w < 10_000 else min(serialize_reps, 1) if v == "plugin" else 0)
                 samples[v].append(run_child(w, v, files[v], "parse", serialize=serialize))
         worker: dict[str, dict[str, list[float]]] = {v: {"worker": [], "worker-warm": []}
-                                                     for v in ("plugin", "floor") if v in variants}
+                                                     for v in ("plugin", "plugin-bundle", "floor") if v in variants}
+        worker_files = {**files, "plugin-bundle": bundle_worker_file(files)}
         target = f"bench_wf_{w // 2:05d}"
         for _ in range(5):
             for v, modes in worker.items():
                 for mode, times in modes.items():
-                    times.append(run_child(w, v, files[v], mode, dag_id=target)["parse_s"])
+                    times.append(run_child(w, v, worker_files[v], mode, dag_id=target)["parse_s"])
         row: dict[str, Any] = {"repetitions": n, "load_1min": summary(loads)}
         for v in variants:
             s = samples[v]
@@ -326,6 +361,10 @@ def measure(ws: list[int], repeat: int, repeat_big: int, serialize_reps: int,
         if {"plugin", "floor"} <= set(variants):
             row["ratio_parse_plugin_over_floor"] = (row["plugin"]["parse_s"]["median"]
                                                     / row["floor"]["parse_s"]["median"])
+        if {"plugin", "plugin-bundle"} <= set(variants):  # the bundle's cost over the plain DAG file, same run
+            row["ratio_bundle_over_plain"] = {
+                key: row["plugin-bundle"][key]["median"] / row["plugin"][key]["median"]
+                for key in ("parse_s", "parse_cpu_s", "worker_parse_s", "worker_parse_warm_s")}
         if {"plugin", "dagfactory"} <= set(variants):
             row["ratio_parse_dagfactory_over_plugin"] = (row["dagfactory"]["parse_s"]["median"]
                                                          / row["plugin"]["parse_s"]["median"])
@@ -344,6 +383,9 @@ def print_row(w: int, row: dict[str, Any], variants: tuple[str, ...]) -> None:
         print(f"W={w:>6} {v:10} parse {r['parse_s']['median']:8.3f} s ({r['parse_ms_per_workflow']:.2f} ms/wf)"
               f" first {r['first_parse_s']:.2f} s serialize {ser} peak {r['peak_rss_parse_only_mb']['median']:6.0f} MB"
               f"{worker}", flush=True)
+    if "ratio_bundle_over_plain" in row:
+        print(f"W={w:>6} bundle/plain " + "  ".join(f"{k} {v:.3f}" for k, v in row["ratio_bundle_over_plain"].items()),
+              flush=True)
     print(f"W={w:>6} plugin/floor {row.get('ratio_parse_plugin_over_floor', 0):.2f}"
           f"  dagfactory/plugin {row.get('ratio_parse_dagfactory_over_plugin', 0):.2f}"
           f"  load {row['load_1min']['median']:.2f}", flush=True)

@@ -19,6 +19,7 @@ and set ``[mlops] dag_bundle`` to the same name.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -35,25 +36,9 @@ CLASSPATH = "airflow_mlops_dag_factory.bundle.MLOpsDagBundle"
 MARKER = "mlops_store_revision"
 TRACKING = "tracking"
 
-# What the bundle writes as each DAG file (shard i is a copy named mlops_workflows_shard_<i>.py). The same
-# text as the repository's dags/mlops_workflows.py, the file for deployments without this bundle.
-DAG_FILE_SOURCE = '''"""An Airflow DAG file of the MLOps plugin: every stored workflow becomes a DAG.
-
-In the MLOps DAG bundle (airflow_mlops_dag_factory.bundle) it builds the workflows as of the bundle version
-beside it; in a plain dags folder, the current ones. With ``[mlops] dag_file_shards`` > 1 this file builds
-shard 0 and its copies ``mlops_workflows_shard_<i>.py`` build the others; the index comes from the file name.
-In a worker only the DAG being run is built (Airflow's parsing context). Nothing here raises: see
-airflow_mlops_dag_factory.store.
-"""
-
-# Named here so the dag-processor imports it once before forking each parse (parsing_pre_import_modules).
-from airflow.providers.standard.operators.python import PythonOperator  # noqa: F401
-from airflow.sdk import get_parsing_context
-
-from airflow_mlops_dag_factory.build import dags_for_file
-
-globals().update(dags_for_file(__file__, get_parsing_context().dag_id))
-'''
+# What the bundle writes as each DAG file (shard i is a copy named mlops_workflows_shard_<i>.py): the text of
+# dag_file.py, which the repository's dags/mlops_workflows.py links to (the file for a plain dags folder).
+DAG_FILE_SOURCE = Path(__file__).with_name("dag_file.py").read_text()
 
 
 def folder_revision(folder: Path) -> int | None:
@@ -71,12 +56,26 @@ def is_version_folder(folder: Path) -> bool:
 
 def configured() -> bool:
     """Whether the MLOps bundle is in ``[dag_processor] dag_bundle_config_list`` (never raises)."""
+    return configured_name() is not None
+
+
+def configured_name() -> str | None:
+    """The name the MLOps bundle has in ``[dag_processor] dag_bundle_config_list``, if it is there."""
     try:
         from airflow.configuration import conf
 
-        return CLASSPATH in (conf.get("dag_processor", "dag_bundle_config_list", fallback="") or "")
+        raw = conf.get("dag_processor", "dag_bundle_config_list", fallback="") or ""
+        if CLASSPATH not in raw:  # the DAG file asks on every parse: no JSON parsing in the common case
+            return None
+        return next((entry["name"] for entry in json.loads(raw) if entry.get("classpath") == CLASSPATH), None)
     except Exception:  # noqa: BLE001 - a DAG file must not raise over configuration
-        return False
+        return None
+
+
+def dag_bundle_name() -> str:
+    """The bundle holding the MLOps DAG files: ``[mlops] dag_bundle`` if set, else the MLOps bundle's configured
+    name, else Airflow's ``dags-folder`` (a deployment without the MLOps bundle)."""
+    return settings.get("dag_bundle") or configured_name() or "dags-folder"
 
 
 def _write_if_changed(path: Path, text: str) -> None:

@@ -41,8 +41,10 @@ OPTIONS: tuple[Option, ...] = (
         "``mlops_artifacts`` in AIRFLOW_HOME. Workers must share it.",
     ),
     Option(
-        "dag_bundle", "dags-folder",
-        "Name of the DAG bundle holding ``mlops_workflows.py``; used for priority parse requests after a save.",
+        "dag_bundle", "",
+        "Name of the DAG bundle holding ``mlops_workflows.py``; used for priority parse requests after a save. "
+        "Empty: the name of the MLOps DAG bundle in ``[dag_processor] dag_bundle_config_list``, else "
+        "``dags-folder``.",
     ),
     Option(
         "dag_file", "mlops_workflows.py",

@@ -101,8 +101,12 @@ def _write_shards(dag_file: str | None, count: int | None) -> int:
     """Shard files are copies of shard 0's file (each takes its index from its name), so upgrades stay one copy."""
     from airflow.configuration import conf
 
-    from airflow_mlops_dag_factory import settings, shards
+    from airflow_mlops_dag_factory import bundle, settings, shards
 
+    if dag_file is None and bundle.configured():
+        _print({"shards": count or shards.shard_count(), "written": [], "removed": [],
+                "detail": "the MLOps DAG bundle writes its shard files itself; nothing to do"})
+        return 0
     main_file = Path(dag_file or Path(conf.get("core", "dags_folder")) / settings.get("dag_file"))
     if not main_file.is_file():
         _print({"error": "NotFound", "detail": f"no DAG file at {main_file}"})

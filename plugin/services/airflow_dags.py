@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from airflow_mlops_dag_factory import settings
+from airflow_mlops_dag_factory.bundle import dag_bundle_name
+from airflow_mlops_dag_factory.shards import base_stem
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ def reparse_files(dag_id: str | None) -> list[str]:
         return [main]
     from airflow_mlops_dag_factory import bundle
 
-    if bundle.configured():  # the bundle writes every shard's file itself
+    if dag_bundle_name() == bundle.configured_name():  # the MLOps bundle writes every shard's file itself
         name = Path(main).name
         return [shard_file_name(i, name) for i in range(count)] if dag_id is None else \
             [shard_file_name(shard_of(dag_id, count), name)]
@@ -86,7 +88,7 @@ def _insert_parse_request(relative: str) -> bool:
     from airflow.models.dagbag import DagPriorityParsingRequest
     from airflow.utils.session import create_session
 
-    bundle = settings.get("dag_bundle")
+    bundle = dag_bundle_name()
     try:
         with create_session() as session:
             pending = session.scalar(
@@ -128,7 +130,8 @@ def foreign_dag_file(dag_id: str) -> str | None:
     except Exception:
         log.warning("MLOps: could not check whether DAG id %s is taken", dag_id, exc_info=True)
         return None
-    if row is None or (row.relative_fileloc == settings.get("dag_file") and row.bundle_name == settings.get("dag_bundle")):
+    if row is None or (row.bundle_name == dag_bundle_name()
+                       and base_stem(row.relative_fileloc or "") == Path(settings.get("dag_file")).stem):
         return None
     return f"{row.bundle_name}/{row.relative_fileloc}"
 
@@ -146,6 +149,7 @@ class RunStatus:
     state: str
     start_date: datetime | None
     end_date: datetime | None
+    bundle_version: str | None = None  # changes when Airflow clears the run onto the latest DAG version
 
 
 def dag_status(dag_id: str) -> DagStatus:
@@ -184,8 +188,8 @@ def loaded_versions(dag_id: str) -> list[LoadedVersion]:
 
 
 def trigger(dag_id: str, conf: dict[str, Any], note: str | None, user: str,
-            pin: LoadedVersion | None = None) -> tuple[str, str | None]:
-    """Create a manual DAG run (Airflow validates ``conf`` against the DAG's Params): (run_id, bundle version).
+            pin: LoadedVersion | None = None) -> str:
+    """Create a manual DAG run (Airflow validates ``conf`` against the DAG's Params); returns its run_id.
 
     ``pin``: run that DAG version, i.e. its structure, with its bundle version, from which the workers build the
     same structure (Airflow's own trigger takes the DAG's latest parse's bundle version, which can be ahead of
@@ -204,8 +208,7 @@ def trigger(dag_id: str, conf: dict[str, Any], note: str | None, user: str,
                                  "triggering_user_name": user}
     with create_session() as session:
         if pin is None:
-            dag_run = trigger_dag(dag_id, session=session, **arguments)
-            return dag_run.run_id, dag_run.bundle_version
+            return trigger_dag(dag_id, session=session, **arguments).run_id
         version_id = uuid.UUID(pin.id)
         dag = DBDagBag().get_dag(version_id, session=session)
         if dag is None:
@@ -215,7 +218,7 @@ def trigger(dag_id: str, conf: dict[str, Any], note: str | None, user: str,
                         .values(created_dag_version_id=version_id, bundle_version=pin.bundle_version))
         session.execute(update(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == dag_run.run_id)
                         .values(dag_version_id=version_id))
-        return dag_run.run_id, pin.bundle_version
+        return dag_run.run_id
 
 
 class _OneVersionBag:
@@ -229,7 +232,7 @@ class _OneVersionBag:
 
 
 def run_statuses(keys: list[tuple[str, str]]) -> dict[tuple[str, str], RunStatus]:
-    """State, start and end of many DAG runs in one query."""
+    """State, start, end and bundle version of many DAG runs in one query."""
     if not keys:
         return {}
     from airflow.models.dagrun import DagRun
@@ -237,9 +240,10 @@ def run_statuses(keys: list[tuple[str, str]]) -> dict[tuple[str, str], RunStatus
     from sqlalchemy import tuple_
 
     with create_session() as session:
-        rows = session.execute(select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.start_date, DagRun.end_date)
+        rows = session.execute(select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.start_date, DagRun.end_date,
+                                      DagRun.bundle_version)
                                .where(tuple_(DagRun.dag_id, DagRun.run_id).in_(keys)))
-        return {(r.dag_id, r.run_id): RunStatus(str(r.state), r.start_date, r.end_date) for r in rows}
+        return {(r.dag_id, r.run_id): RunStatus(str(r.state), r.start_date, r.end_date, r.bundle_version) for r in rows}
 
 
 @dataclass(frozen=True)

@@ -106,23 +106,21 @@ def trigger(workflow_id: str, params: Any, description: Any, actor: Actor, *, un
     status = airflow_dags.dag_status(record.name)
     if not status.exists or status.is_stale:
         raise Conflict(f"the DAG of workflow {record.name!r} is not loaded in Airflow yet; retry in a few seconds")
+    loaded = _loaded_version(record, pinned, status)  # before anything changes: it may refuse
     if status.is_paused or not record.active:
         if not unpause:
             raise Conflict(f"workflow {record.name!r} is paused (inactive); activate it or pass \"unpause\": true")
         record = workflows.set_active(workflow_id, True, actor)
         airflow_dags.set_paused(record.name, paused=False)
     conf = {**used, PIN_CONF_KEY: {"version": pinned, "workflow_id": record.id}}
-    loaded = _loaded_version(record, pinned, status)
     try:
-        dag_run_id, bundle_version = airflow_dags.trigger(record.name, conf, description, actor.name, pin=loaded)
+        dag_run_id = airflow_dags.trigger(record.name, conf, description, actor.name, pin=loaded)
     except Exception as exc:  # ParamValidationError, DagNotFound... : Airflow refused; nothing was created
         if type(exc).__name__ == "ParamValidationError":
             raise InvalidInput([FieldError("params", str(exc))]) from exc
         if type(exc).__name__ == "DagNotFound":
             raise Conflict(f"the DAG of workflow {record.name!r} is not loaded in Airflow yet") from exc
         raise
-    if loaded is not None:  # what the workers build is the workflow as of the run's bundle version
-        pinned = _VersionMap(record.id).at(bundle_version) or pinned
     with transaction() as session:
         run = Run(workflow_id=record.id, version=pinned, dag_id=record.name, dag_run_id=dag_run_id, params=used,
                   description=description, state="queued", triggered_by=actor.name, source="plugin")
@@ -144,7 +142,7 @@ def _loaded_version(record: workflows.WorkflowRecord, number: int,
     """
     if not str(status.bundle_version or "").isdigit():
         return None
-    versions = _VersionMap(record.id)
+    versions = _VersionMap.of([record.id])[record.id]
     deadline = time.monotonic() + TRIGGER_WAIT_SECONDS
     while True:
         for loaded in airflow_dags.loaded_versions(record.name):
@@ -162,13 +160,20 @@ def _loaded_version(record: workflows.WorkflowRecord, number: int,
 class _VersionMap:
     """A workflow's versions by the store revision they were written at: which version a bundle version ran."""
 
-    def __init__(self, workflow_id: str):
+    def __init__(self, rows: list[tuple[int, int]]):
+        self.revisions = [revision for revision, _ in rows]
+        self.numbers = [number for _, number in rows]
+
+    @classmethod
+    def of(cls, workflow_ids: list[str]) -> dict[str, _VersionMap]:
+        """The maps of several workflows, in one query."""
+        rows: dict[str, list[tuple[int, int]]] = {wid: [] for wid in workflow_ids}
         with transaction() as session:
-            rows = session.execute(select(WorkflowVersion.store_revision, WorkflowVersion.number)
-                                   .where(WorkflowVersion.workflow_id == workflow_id)
-                                   .order_by(WorkflowVersion.store_revision)).all()
-        self.revisions = [r.store_revision for r in rows]
-        self.numbers = [r.number for r in rows]
+            for wid, revision, number in session.execute(
+                    select(WorkflowVersion.workflow_id, WorkflowVersion.store_revision, WorkflowVersion.number)
+                    .where(WorkflowVersion.workflow_id.in_(workflow_ids)).order_by(WorkflowVersion.store_revision)):
+                rows[wid].append((revision, number))
+        return {wid: cls(found) for wid, found in rows.items()}
 
     def at(self, bundle_version: str | None) -> int | None:
         if not str(bundle_version or "").isdigit():
@@ -262,24 +267,32 @@ def _params_used(session: Session, workflow_id: str, number: int, conf: dict[str
 
 
 def _refreshed(records: list[RunRecord]) -> list[RunRecord]:
-    """Airflow's current state for each run (one query); metrics are collected and kept once a run finished."""
+    """Airflow's current state for each run (one query); metrics are collected and kept once a run finished.
+
+    The version follows the run's bundle version, which Airflow moves when it clears a run onto the latest one.
+    """
     keys = [(r.dag_id, r.dag_run_id) for r in records]
     statuses, tasks = airflow_dags.run_statuses(keys), airflow_dags.task_states(keys)
-    out, finished = [], {}
+    versions = _VersionMap.of(sorted({r.workflow_id for r in records if statuses.get((r.dag_id, r.dag_run_id))}))
+    out, changed = [], {}
     for r in records:
         status = statuses.get((r.dag_id, r.dag_run_id))
         r = r.model_copy(update={"tasks": tasks.get((r.dag_id, r.dag_run_id), {})})
         if status is not None:
             r = r.model_copy(update={"state": status.state, "started_at": status.start_date, "ended_at": status.end_date})
+            ran = versions[r.workflow_id].at(status.bundle_version)
+            if ran is not None and ran != r.version:
+                r = r.model_copy(update={"version": ran})
+                changed[r.id] = r
             if r.metrics is None and r.state in FINISHED:
                 r = r.model_copy(update={"metrics": collect_metrics(r.dag_id, r.dag_run_id)})
-                finished[r.id] = r
+                changed[r.id] = r
         out.append(r)
-    if finished:
+    if changed:
         with transaction() as session:
-            for run in session.scalars(select(Run).where(Run.id.in_(finished))):
-                record = finished[run.id]
-                run.state, run.metrics = record.state, record.metrics
+            for run in session.scalars(select(Run).where(Run.id.in_(changed))):
+                record = changed[run.id]
+                run.state, run.metrics, run.version = record.state, record.metrics, record.version
                 run.started_at, run.ended_at = record.started_at, record.ended_at
     return out
 

@@ -86,7 +86,6 @@ def test_the_airflow_services_are_exactly_the_tested_topology(env_file):
         # Every service knows the MLOps DAG bundle: workers build each run's bundle version from it.
         bundles = json.loads(service["environment"]["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"])
         assert [(b["name"], b["classpath"]) for b in bundles] == [("mlops", bundle.CLASSPATH)]
-        assert service["environment"]["AIRFLOW__MLOPS__DAG_BUNDLE"] == "mlops"
         assert service["environment"]["AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL"] == "0"
         assert service["environment"]["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:6379/")
     for name in AIRFLOW_SERVICES:

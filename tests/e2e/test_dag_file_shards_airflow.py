@@ -55,7 +55,6 @@ def test_dags_spread_over_two_files_of_a_plain_dags_folder_are_all_parsed(tmp_pa
     (dags / "mlops_workflows.py").write_text((REPO / "dags" / "mlops_workflows.py").read_text())
     stack = AirflowStack(tmp_path / "home", secrets_=SECRETS, overrides={
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__MLOPS__DAG_FILE_SHARDS": "2",
-        "AIRFLOW__MLOPS__DAG_BUNDLE": "dags-folder",
         "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST":
             '[{"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}}]'})
     stack.migrate()

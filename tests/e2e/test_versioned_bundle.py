@@ -120,6 +120,15 @@ def test_a_run_in_flight_keeps_its_structure_and_reruns_and_restores_use_the_old
     assert e2e.api.wait_run(name, first["dag_run_id"]) == "success"
     assert results(e2e, name, first["dag_run_id"]) == V1_RESULTS
     assert e2e.api.get(f"/api/v2/dags/{name}/dagRuns/{first['dag_run_id']}")["bundle_version"] == rev1
+    # ...and "clear, on the latest version" moves the same run onto version 2's structure and bundle version.
+    cleared = e2e.api.request("POST", f"/api/v2/dags/{name}/clearTaskInstances", json={
+        "dry_run": False, "dag_run_id": first["dag_run_id"], "only_failed": False, "run_on_latest_version": True})
+    assert cleared.status_code == 200, cleared.text
+    assert e2e.api.wait_run(name, first["dag_run_id"]) == "success"
+    moved = {task: state for task, state in run_tasks(e2e, name, first["dag_run_id"]).items() if state != "removed"}
+    assert moved == dict.fromkeys(V2_RESULTS, "success")
+    assert {task: e2e.api.xcom(name, first["dag_run_id"], task) for task in moved} == V2_RESULTS
+    assert e2e.api.get(f"/api/v2/dags/{name}/dagRuns/{first['dag_run_id']}")["bundle_version"] == rev2
 
     # Restoring version 1 makes version 3, whose runs execute version 1's structure at their own bundle version.
     v1 = admin.ok("GET", f"/workflows/{workflow['id']}/versions/1")
@@ -131,9 +140,10 @@ def test_a_run_in_flight_keeps_its_structure_and_reruns_and_restores_use_the_old
     assert e2e.api.get(f"/api/v2/dags/{name}/dagRuns/{restored['dag_run_id']}")["bundle_version"] == rev3
     assert admin.ok("GET", f"/jobs/{restored['id']}")["version"] == 3
 
-    # The plugin's records say which version each run executed.
+    # The plugin's records say which version each run executed (the first run, cleared onto the latest version,
+    # last executed version 2).
     records = {r["dag_run_id"]: r["version"] for r in admin.ok("GET", f"/jobs?workflow_id={workflow['id']}")["items"]}
-    assert records == {first["dag_run_id"]: 1, second["dag_run_id"]: 2, again["dag_run_id"]: 1,
+    assert records == {first["dag_run_id"]: 2, second["dag_run_id"]: 2, again["dag_run_id"]: 1,
                        latest["dag_run_id"]: 2, restored["dag_run_id"]: 3}
 
 

@@ -173,3 +173,14 @@ def test_the_dags_folder_copy_builds_nothing_once_the_bundle_is_configured(db, t
 
 def test_the_repository_dag_file_is_the_one_the_bundle_writes():
     assert (REPO / "dags" / "mlops_workflows.py").read_text() == bundle.DAG_FILE_SOURCE
+
+
+def test_the_bundle_name_for_parse_requests_comes_from_the_bundle_list(monkeypatch):
+    monkeypatch.delenv("AIRFLOW__MLOPS__DAG_BUNDLE", raising=False)
+    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", '[{"name": "dags-folder", "classpath": '
+                       '"airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}}]')
+    assert bundle.dag_bundle_name() == "dags-folder" and not bundle.configured()
+    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", BUNDLES.replace('"mlops"', '"ml-dags"'))
+    assert bundle.dag_bundle_name() == "ml-dags" and bundle.configured()
+    monkeypatch.setenv("AIRFLOW__MLOPS__DAG_BUNDLE", "chosen")
+    assert bundle.dag_bundle_name() == "chosen"
