@@ -197,38 +197,42 @@ def trigger(dag_id: str, conf: dict[str, Any], note: str | None, user: str,
     call that starts a new run on an older one: this uses the trigger's own steps with the version's serialized
     DAG, then points the run and its task instances at the version, as Airflow's versioned runs are.
     """
-    from airflow.api.common.trigger_dag import _trigger_dag, trigger_dag
-    from airflow.models.dagbag import DBDagBag
-    from airflow.models.dagrun import DagRun
-    from airflow.models.taskinstance import TaskInstance
+    from airflow.api.common.trigger_dag import trigger_dag
     from airflow.utils.session import create_session
     from airflow.utils.types import DagRunTriggeredByType
 
     arguments: dict[str, Any] = {"triggered_by": DagRunTriggeredByType.REST_API, "conf": conf, "note": note or None,
                                  "triggering_user_name": user}
     with create_session() as session:
-        if pin is None:
-            return trigger_dag(dag_id, session=session, **arguments).run_id
-        version_id = uuid.UUID(pin.id)
-        dag = DBDagBag().get_dag(version_id, session=session)
-        if dag is None:
-            raise LookupError(f"Airflow has no serialized DAG for version {pin.number} of {dag_id}")
-        dag_run = _trigger_dag(dag_id, _OneVersionBag(dag), session=session, **arguments)
+        dag_run = (trigger_dag(dag_id, session=session, **arguments) if pin is None
+                   else _trigger_pinned(dag_id, pin, session, arguments))
+        if dag_run is None:
+            raise LookupError(f"Airflow created no run of {dag_id}")
+        return dag_run.run_id
+
+
+def _trigger_pinned(dag_id: str, pin: LoadedVersion, session: Any, arguments: dict[str, Any]) -> Any:
+    from airflow.api.common.trigger_dag import _trigger_dag
+    from airflow.models.dagbag import DBDagBag
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+
+    class OneVersionBag(DBDagBag):
+        """A DAG bag whose "latest version" is the pinned one: what ``_trigger_dag`` builds the run from."""
+
+        def get_latest_version_of_dag(self, dag_id: str, *, session: Any) -> Any:
+            return dag
+
+    version_id = uuid.UUID(pin.id)
+    if (dag := DBDagBag().get_dag(version_id, session=session)) is None:
+        raise LookupError(f"Airflow has no serialized DAG for version {pin.number} of {dag_id}")
+    dag_run = _trigger_dag(dag_id, OneVersionBag(), session=session, **arguments)
+    if dag_run is not None:
         session.execute(update(DagRun).where(DagRun.id == dag_run.id)
                         .values(created_dag_version_id=version_id, bundle_version=pin.bundle_version))
         session.execute(update(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == dag_run.run_id)
                         .values(dag_version_id=version_id))
-        return dag_run.run_id
-
-
-class _OneVersionBag:
-    """What ``_trigger_dag`` asks of a DAG bag, answered with one given DAG version."""
-
-    def __init__(self, dag: Any):
-        self.dag = dag
-
-    def get_latest_version_of_dag(self, dag_id: str, *, session: Any) -> Any:
-        return self.dag
+    return dag_run
 
 
 def run_statuses(keys: list[tuple[str, str]]) -> dict[tuple[str, str], RunStatus]:
