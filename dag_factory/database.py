@@ -7,6 +7,7 @@ foreign keys on, WAL (readers never block the writer), a busy timeout, and real 
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Any
 
@@ -14,6 +15,19 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
 from airflow_mlops_dag_factory import settings
+
+
+_engines: list[Engine] = []
+
+
+def _forget_connections_after_fork() -> None:
+    """A forked child must not use its parent's pooled connections (the MLOps bundle's ``refresh()`` opens one in
+    the dag-processor, which forks every parse): the child opens its own; the parent's stay the parent's."""
+    for engine in _engines:
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_connections_after_fork)
 
 
 @lru_cache(maxsize=8)
@@ -27,6 +41,7 @@ def get_engine(url: str, writer: bool = False) -> Engine:
     engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if backend == "sqlite":
         _tune_sqlite(engine, busy_timeout_ms=timeout * 1000, begin="BEGIN IMMEDIATE" if writer else "BEGIN")
+    _engines.append(engine)
     return engine
 
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from airflow_mlops.models import Workflow, WorkflowVersion
+from airflow_mlops.services.workflows import next_store_revision
 
 STALE_WAIT = 15  # > stale_dag_threshold (5 s) + parsing_cleanup_interval (5 s) set for these stacks
 
@@ -68,7 +69,8 @@ def test_one_invalid_row_does_not_stop_the_others(e2e):
         session.add(workflow)
         session.flush()
         workflow_id = workflow.id
-        session.add(WorkflowVersion(workflow_id=workflow_id, number=1, spec=bad_spec, spec_hash="-", created_by="sql"))
+        session.add(WorkflowVersion(workflow_id=workflow_id, number=1, spec=bad_spec, spec_hash="-", created_by="sql",
+                                    store_revision=next_store_revision(session)))
     engine.dispose()
 
     _reparse_and_wait(e2e, good)

@@ -184,3 +184,21 @@ def test_the_bundle_name_for_parse_requests_comes_from_the_bundle_list(monkeypat
     assert bundle.dag_bundle_name() == "ml-dags" and bundle.configured()
     monkeypatch.setenv("AIRFLOW__MLOPS__DAG_BUNDLE", "chosen")
     assert bundle.dag_bundle_name() == "chosen"
+
+
+def test_a_forked_child_opens_its_own_connections(db):
+    """The dag-processor's manager reads the store revision, then forks each parse: the parse must not share the
+    manager's pooled connection (shared sockets corrupt PostgreSQL sessions; a SQLite handle outlives a cut)."""
+    import os
+
+    engine = get_engine(db)
+    with engine.connect() as conn:
+        parent_connection = id(conn.connection.dbapi_connection)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report whether the pool handed back the parent's connection
+        with engine.connect() as conn:
+            os.write(write, b"same" if id(conn.connection.dbapi_connection) == parent_connection else b"own")
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 10) == b"own"
