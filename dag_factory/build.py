@@ -242,10 +242,22 @@ def as_single_argument(item: object) -> list[object]:
     return [item]
 
 
+# The DAG's doc names the workflow version it was built from: Airflow keeps it with each DAG version, so the
+# plugin can tell which of Airflow's DAG versions holds which workflow version's structure.
+VERSION_LINE = "MLOps workflow `{workflow_id}`, version {version}."
+_VERSION_IN_DOC = re.compile(r"^MLOps workflow `(?P<workflow_id>[^`]+)`, version (?P<version>\d+)\.$", re.MULTILINE)
+
+
+def version_in_doc(doc_md: str | None, workflow_id: str) -> int | None:
+    """The workflow version a DAG was built from, read from its doc (``None`` if it names none, or another)."""
+    match = _VERSION_IN_DOC.search(doc_md or "")
+    return int(match["version"]) if match and match["workflow_id"] == workflow_id else None
+
+
 def _dag_doc(workflow: StoredWorkflow) -> str:
     spec: WorkflowSpec = workflow.spec
     lines = [f"# {spec.name}", "", spec.description, "",
-             f"MLOps workflow `{workflow.workflow_id}`, version {workflow.version}.", "",
+             VERSION_LINE.format(workflow_id=workflow.workflow_id, version=workflow.version), "",
              "| task | depends on |", "|---|---|"]
     lines += [f"| `{t.name}` | {', '.join(f'`{d}`' for d in t.depends_on) or '-'} |" for t in spec.tasks]
     return "\n".join(lines)

@@ -187,6 +187,24 @@ def loaded_versions(dag_id: str) -> list[LoadedVersion]:
         return [LoadedVersion(str(r.id), r.version_number, r.bundle_version) for r in rows]
 
 
+def built_version(version_id: str, workflow_id: str) -> int | None:
+    """The workflow version one of Airflow's DAG versions was built from (its serialized DAG's doc says it).
+
+    The DAG version's bundle version cannot tell for sure: Airflow moves it forward in place while the DAG does
+    not change, and labels a parse with the bundle version it holds when it collects the parse's result.
+    """
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.utils.session import create_session
+
+    from airflow_mlops_dag_factory.build import version_in_doc
+
+    with create_session() as session:
+        serialized = session.scalar(select(SerializedDagModel)
+                                    .where(SerializedDagModel.dag_version_id == uuid.UUID(version_id)))
+        doc = ((serialized.data or {}).get("dag") or {}).get("doc_md") if serialized is not None else None
+    return version_in_doc(doc, workflow_id)
+
+
 def trigger(dag_id: str, conf: dict[str, Any], note: str | None, user: str,
             pin: LoadedVersion | None = None) -> str:
     """Create a manual DAG run (Airflow validates ``conf`` against the DAG's Params); returns its run_id.

@@ -12,6 +12,7 @@ Airflow is the source of truth for what ran.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import time
 from datetime import datetime
 from typing import Any
@@ -133,21 +134,27 @@ def trigger(workflow_id: str, params: Any, description: Any, actor: Actor, *, un
 
 def _loaded_version(record: workflows.WorkflowRecord, number: int,
                     status: airflow_dags.DagStatus) -> airflow_dags.LoadedVersion | None:
-    """The DAG version Airflow parsed from version ``number`` of the workflow, which the run will execute.
+    """The DAG version Airflow parsed from version ``number`` of the workflow, with the bundle version of that
+    workflow version (its store revision): the run gets both, so its task instances and what its workers build
+    are the same version.
 
     ``None`` for a DAG outside the MLOps DAG bundle (no bundle version): its runs follow the conf pin. The
     current version may still be on its way into Airflow (the save asked for a re-parse): wait for it a few
     seconds. An older version runs only if Airflow ever parsed it (a version that was never loaded has no DAG
-    structure in Airflow; restoring it makes it current).
+    structure in Airflow; restoring it makes it current). Airflow's DAG versions are told apart by what they
+    were built from; their bundle versions only say which to look at first.
     """
     if not str(status.bundle_version or "").isdigit():
         return None
     versions = _VersionMap.of([record.id])[record.id]
+    revision = versions.revision_of(number)
     deadline = time.monotonic() + TRIGGER_WAIT_SECONDS
     while True:
-        for loaded in airflow_dags.loaded_versions(record.name):
-            if versions.at(loaded.bundle_version) == number:
-                return loaded
+        loaded = airflow_dags.loaded_versions(record.name)
+        likely = [v for v in loaded if versions.at(v.bundle_version) == number] + loaded[:1]
+        for candidate in dict.fromkeys(likely + (loaded if number != record.version else [])):
+            if airflow_dags.built_version(candidate.id, record.id) == number:
+                return dataclasses.replace(candidate, bundle_version=str(revision))
         if number != record.version:
             raise Conflict(f"version {number} of workflow {record.name!r} was never loaded into Airflow, so there "
                            "is no DAG of its structure to run; restore it to run it")
@@ -174,6 +181,9 @@ class _VersionMap:
                     .where(WorkflowVersion.workflow_id.in_(workflow_ids)).order_by(WorkflowVersion.store_revision)):
                 rows[wid].append((revision, number))
         return {wid: cls(found) for wid, found in rows.items()}
+
+    def revision_of(self, number: int) -> int:
+        return self.revisions[self.numbers.index(number)]
 
     def at(self, bundle_version: str | None) -> int | None:
         if not str(bundle_version or "").isdigit():

@@ -202,3 +202,14 @@ def test_a_forked_child_opens_its_own_connections(db):
         os._exit(0)
     os.waitpid(pid, 0)
     assert os.read(read, 10) == b"own"
+
+
+def test_a_dag_names_the_workflow_version_it_was_built_from(db):
+    """What tells the plugin which of Airflow's DAG versions holds which workflow version (labels can drift)."""
+    from airflow_mlops_dag_factory.build import version_in_doc
+
+    a = add_workflow(db, versioned(db, "a", ["x"]))
+    add_version(db, a, versioned(db, "a", ["x", "y"]))
+    doc = dags_for_file(str(REPO / "dags" / "mlops_workflows.py"))["a"].doc_md
+    assert version_in_doc(doc, a) == 2
+    assert version_in_doc(doc, "another-workflow") is None and version_in_doc(None, a) is None
