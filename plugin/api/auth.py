@@ -19,6 +19,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from airflow_mlops import security
+from airflow_mlops.api.authorization import Decision, decide
 from airflow_mlops.api.problems import ApiError
 from airflow_mlops.services import audit
 from airflow_mlops.services.actors import Actor
@@ -37,10 +38,11 @@ class Caller:
     def username(self) -> str:
         return self.user.username
 
-    def may(self, action: str, resource: str) -> bool:
-        from airflow.api_fastapi.app import get_auth_manager
+    def decide(self, action: str, resource: str) -> Decision:
+        return decide(self.user, action, resource)
 
-        return get_auth_manager().is_authorized_custom_view(method=action, resource_name=resource, user=self.user)
+    def may(self, action: str, resource: str) -> bool:
+        return self.decide(action, resource).allowed
 
     def actor(self) -> Actor:
         return Actor(
@@ -107,15 +109,23 @@ def require(action: str, resource: str) -> Callable:
     def decorate(view: Callable) -> Callable:
         @wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            caller = authenticated_caller()
-            if not caller.may(action, resource):
-                if request.method not in SAFE_METHODS:
-                    audit.record_denied(caller.username, f"{request.method} {request.script_root}{request.path}",
-                                        action, resource)
-                raise ApiError(403, f"user {caller.username!r} lacks {action} on {resource!r}")
+            demand(authenticated_caller(), action, resource)
             return view(*args, **kwargs)
 
         guarded.mlops_permission = (action, resource)  # read by the OpenAPI generator
         return guarded
 
     return decorate
+
+
+def demand(caller: Caller, action: str, resource: str) -> None:
+    """403 unless the caller holds the permission; a denied write is audited, a fail-closed refusal logged."""
+    decision = caller.decide(action, resource)
+    if decision.allowed:
+        return
+    call = f"{request.method} {request.script_root}{request.path}"
+    if decision.unavailable:
+        log.warning("MLOps: refused %s for %r: %s", call, caller.username, decision.unavailable)
+    if request.method not in SAFE_METHODS:
+        audit.record_denied(caller.username, call, action, resource)
+    raise ApiError(403, decision.unavailable or f"user {caller.username!r} lacks {action} on {resource!r}")

@@ -99,3 +99,14 @@ def expected_revision(body_revision: Any = None) -> int | None:
     if not isinstance(body_revision, int) or isinstance(body_revision, bool):
         raise ApiError(400, "revision must be an integer", [FieldError("revision", "must be an integer")])
     return body_revision
+
+
+def required_revision(body_revision: Any = None) -> int:
+    """A replace or merge must say which revision it was based on, else it could silently undo another
+    writer's change: 428 Precondition Required (RFC 6585) when neither ``If-Match`` nor ``revision`` is sent."""
+    revision = expected_revision(body_revision)
+    if revision is None:
+        raise ApiError(428, "this change must say which revision it is based on: send If-Match with the ETag "
+                            "of your GET (e.g. If-Match: \"3\"), or \"revision\" in the body",
+                       [FieldError("header.If-Match", "required (or 'revision' in the body)")])
+    return revision

@@ -11,7 +11,8 @@ from airflow_mlops_dag_factory.errors import FieldError
 
 PROBLEM_MIMETYPE = "application/problem+json"
 TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-          409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error"}
+          409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type", 428: "Precondition Required",
+          500: "Internal Server Error"}
 
 
 class ApiError(Exception):

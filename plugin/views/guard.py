@@ -23,11 +23,12 @@ def page_guard(action: str, resource: str) -> Callable:
             caller = resolve_caller()
             if caller is None:
                 return redirect(get_auth_manager().get_url_login(next_url=request.url))
-            if not caller.may(action, resource):
+            decision = caller.decide(action, resource)
+            if not decision.allowed:
                 from airflow_mlops.views.pages import asset_urls
 
                 return render_template("mlops/forbidden.html", username=caller.username, action=action,
-                                       resource=resource, **asset_urls()), 403
+                                       resource=resource, unavailable=decision.unavailable, **asset_urls()), 403
             return view(self, caller, *args, **kwargs)
 
         return guarded
