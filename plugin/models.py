@@ -2,7 +2,7 @@
 
 ``mlops_workflow`` holds what a workflow is now; every save that changes it adds an immutable
 ``mlops_workflow_version`` row with the whole spec, which is what runs execute and what history,
-diff and restore read. ``mlops_task`` is the current version's tasks as rows, for queries.
+diff and restore read.
 Migrations live in ``migrations/``; a test keeps them equal to these models.
 """
 
@@ -25,7 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -91,28 +91,9 @@ class Workflow(Base):
     origin_workflow_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     origin_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
-    tasks: Mapped[list[Task]] = relationship(
-        back_populates="workflow", cascade="all, delete-orphan", order_by="Task.position", passive_deletes=True
-    )
-
     # SQLAlchemy adds "WHERE revision = <read value>" to every UPDATE/DELETE and raises StaleDataError
     # when another writer got there first: no lost updates, whatever the backend.
     __mapper_args__ = {"version_id_col": revision}
-
-
-class Task(Base):
-    __tablename__ = "mlops_task"
-    __table_args__ = (UniqueConstraint("workflow_id", "name", name="uq_mlops_task_workflow_id_name"),)
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    workflow_id: Mapped[str] = mapped_column(ForeignKey("mlops_workflow.id", ondelete="CASCADE"), index=True)
-    position: Mapped[int] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(250))
-    type: Mapped[str] = mapped_column(String(32))
-    code: Mapped[str] = mapped_column(Text)
-    depends_on: Mapped[list[str]] = mapped_column(JSON, default=list)
-
-    workflow: Mapped[Workflow] = relationship(back_populates="tasks")
 
 
 class WorkflowVersion(Base):

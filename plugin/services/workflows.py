@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from airflow_mlops.db import transaction
-from airflow_mlops.models import StoreRevision, Task, Workflow, WorkflowVersion, utcnow
+from airflow_mlops.models import StoreRevision, Workflow, WorkflowVersion, utcnow
 from airflow_mlops.services import airflow_dags, audit
 from airflow_mlops.services.actors import Actor
 from airflow_mlops.services.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -145,7 +145,6 @@ def _insert(session: Session, spec: WorkflowSpec, actor: Actor, active: bool, me
                         active=active, current_version=1, created_by=actor.name, updated_by=actor.name,
                         template_id=template_id, template_revision=template_revision,
                         origin_workflow_id=origin_workflow_id, origin_version=origin_version)
-    workflow.tasks = _task_rows(spec)
     session.add(workflow)
     session.flush()
     _add_version(session, workflow, spec, 1, actor, message or "created")
@@ -297,9 +296,6 @@ def update_workflow(
                 workflow.current_version = number
             session.flush()
             if spec_changed:
-                workflow.tasks.clear()
-                session.flush()  # old task rows go before new ones with the same names arrive
-                workflow.tasks = _task_rows(spec)
                 _add_version(session, workflow, spec, number, actor, message)
                 new = spec.to_dict()
                 details.update(from_version=previous, to_version=number,
@@ -530,11 +526,6 @@ def next_store_revision(session: Session) -> int:
         session.flush()
         bumped = latest + 1
     return bumped
-
-
-def _task_rows(spec: WorkflowSpec) -> list[Task]:
-    return [Task(position=i, name=t.name, type=t.type, code=t.code, depends_on=list(t.depends_on))
-            for i, t in enumerate(spec.tasks)]
 
 
 def _version_record(version: WorkflowVersion) -> VersionRecord:

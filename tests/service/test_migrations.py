@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
@@ -57,3 +59,34 @@ def test_the_store_revision_migration_numbers_existing_versions_in_write_order(t
     engine.dispose()
     assert rows == {"v1": 1, "v2": 2, "v3": 3, "v4": 4} and head == 4
     assert store.store_head(url) == 4 and store.version_as_of("w1", 2, url) == 1 and store.version_as_of("w1", 3, url) == 2
+
+
+def test_dropping_the_task_rows_keeps_nothing_behind_and_a_downgrade_refills_them(tmp_path, monkeypatch):
+    """0007 drops ``mlops_task`` (written on every save, read by nothing); going back to 0006 refills it
+    from each workflow's current version, as the code of that time reads it."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from airflow_mlops.db_manager import MLOpsDBManager
+
+    url = f"sqlite:///{tmp_path / 'tasks.db'}"
+    monkeypatch.setenv("AIRFLOW__MLOPS__SQL_ALCHEMY_CONN", url)
+    config = MLOpsDBManager(session=None).get_alembic_config()
+    command.upgrade(config, "heads")
+    engine = create_engine(url)
+    assert "mlops_task" not in inspect(engine).get_table_names()
+    spec = '{"name": "w", "tasks": [{"name": "a", "code": "1"}, {"name": "b", "code": "2", "depends_on": ["a"]}]}'
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO mlops_workflow (id, name, description, owner, tags, active, revision, "
+                          "current_version, created_by, created_at, updated_by, updated_at) VALUES "
+                          "('w1', 'w', '', 'o', '[]', 1, 2, 2, 'u', '2026-01-01', 'u', '2026-01-01')"))
+        for number, body in ((1, '{"name": "w", "tasks": [{"name": "old", "code": "0"}]}'), (2, spec)):
+            conn.execute(text("INSERT INTO mlops_workflow_version (id, workflow_id, number, spec, spec_hash, message, "
+                              "created_by, created_at, store_revision) VALUES (:id, 'w1', :n, :spec, '-', '', 'u', "
+                              "'2026-01-01', :n)"), {"id": f"v{number}", "n": number, "spec": body})
+    command.downgrade(config, "0006")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT position, name, code, depends_on FROM mlops_task ORDER BY position")).all()
+    engine.dispose()
+    assert [(r.position, r.name, r.code, json.loads(r.depends_on)) for r in rows] == [(0, "a", "1", []),
+                                                                                      (1, "b", "2", ["a"])]

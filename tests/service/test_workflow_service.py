@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from airflow_mlops.db import writer_engine
-from airflow_mlops.models import AuditEvent, Task, Workflow, WorkflowVersion
+from airflow_mlops.models import AuditEvent, Workflow, WorkflowVersion
 from airflow_mlops.services import workflows
 from airflow_mlops.services.actors import Actor
 from airflow_mlops.services.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -30,7 +30,7 @@ DOC = {
 def counts() -> dict[str, int]:
     with Session(writer_engine()) as session:
         return {model.__tablename__: session.scalar(select(func.count()).select_from(model))
-                for model in (Workflow, Task, WorkflowVersion, AuditEvent)}
+                for model in (Workflow, WorkflowVersion, AuditEvent)}
 
 
 def audit_actions() -> list[str]:
@@ -66,7 +66,7 @@ def test_create_writes_workflow_tasks_version_audit_and_asks_for_a_parse(plugin_
     assert (record.name, record.version, record.revision, record.active) == ("svc_wf", 1, 1, False)
     assert record.created_by == record.updated_by == "alice"
     assert record.spec["tasks"][1]["depends_on"] == ["a"]
-    assert counts() == {"mlops_workflow": 1, "mlops_task": 2, "mlops_workflow_version": 1, "mlops_audit_event": 1}
+    assert counts() == {"mlops_workflow": 1, "mlops_workflow_version": 1, "mlops_audit_event": 1}
     assert audit_actions() == ["create"]
     assert parse_requests() == 1
     assert workflows.get_workflow(record.id).to_dict()["valid"] is True
@@ -77,7 +77,7 @@ def test_invalid_input_writes_nothing(plugin_db):
     with pytest.raises(InvalidInput) as exc:
         workflows.create_workflow(bad, ALICE)
     assert [e.path for e in exc.value.errors] == ["tasks[0].code", "tasks[0].depends_on[0]"]
-    assert counts() == {"mlops_workflow": 0, "mlops_task": 0, "mlops_workflow_version": 0, "mlops_audit_event": 0}
+    assert counts() == {"mlops_workflow": 0, "mlops_workflow_version": 0, "mlops_audit_event": 0}
 
 
 def test_duplicate_name_is_a_conflict_and_writes_nothing(plugin_db):
@@ -98,7 +98,7 @@ def test_update_adds_a_version_only_when_something_changed(plugin_db):
                                         message="scale")
     assert (updated.version, updated.revision, updated.updated_by) == (2, 2, "bob")
     assert updated.spec["tasks"][1]["code"] == "return a * 10"
-    assert counts()["mlops_workflow_version"] == 2 and counts()["mlops_task"] == 2
+    assert counts()["mlops_workflow_version"] == 2
     with Session(writer_engine()) as session:
         event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
         first = session.scalar(select(WorkflowVersion.spec).where(WorkflowVersion.number == 1))
@@ -150,7 +150,7 @@ def test_delete_archives_keeps_history_and_the_name(plugin_db):
         workflows.delete_workflow(record.id, BOB, expected_revision=9)
     archived = workflows.delete_workflow(record.id, BOB, expected_revision=1)
     assert archived.archived_at is not None and archived.updated_by == "bob"
-    assert counts() == {"mlops_workflow": 1, "mlops_task": 2, "mlops_workflow_version": 1, "mlops_audit_event": 2}
+    assert counts() == {"mlops_workflow": 1, "mlops_workflow_version": 1, "mlops_audit_event": 2}
     assert audit_actions() == ["create", "delete"]
     assert workflows.get_workflow(record.id).spec["name"] == "svc_wf"  # still readable
     assert [w.id for w in workflows.list_workflows().items] == []
