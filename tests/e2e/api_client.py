@@ -63,6 +63,12 @@ class Client:
         assert resp.status_code < 300, f"{method} {path} -> {resp.status_code} {resp.text}"
         return resp.json() if resp.content else None
 
+    def edit(self, method: str, path: str, body: Any) -> Any:
+        """PUT or PATCH as a careful client does: based on the revision it has just read (If-Match)."""
+        current = self.call("GET", path)
+        assert current.status_code == 200, f"GET {path} -> {current.status_code} {current.text}"
+        return self.ok(method, path, body, headers={"If-Match": current.headers["ETag"]})
+
 
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"

@@ -54,9 +54,9 @@ OPS = {
     "validate workflow": Op("POST", lambda c: "/validate", (R, WF), 200, lambda c: simple_workflow(unique("check"))),
     "get workflow": Op("GET", lambda c: f"/workflows/{c.shared['id']}", (R, WF), 200),
     "replace workflow": Op("PUT", lambda c: f"/workflows/{c.fresh_workflow()}", (E, WF), 200,
-                           lambda c: simple_workflow(c.last_name, "return 2"), "workflow"),
+                           lambda c: {**simple_workflow(c.last_name, "return 2"), "revision": 1}, "workflow"),
     "patch workflow": Op("PATCH", lambda c: f"/workflows/{c.fresh_workflow()}", (E, WF), 200,
-                         lambda c: {"description": "patched"}, "workflow"),
+                         lambda c: {"description": "patched", "revision": 1}, "workflow"),
     "delete workflow": Op("DELETE", lambda c: f"/workflows/{c.fresh_workflow()}", (D, WF), 200, None, "workflow"),
     "clone workflow": Op("POST", lambda c: f"/workflows/{c.shared['id']}/clone", (C, WF), 201,
                          lambda c: {"name": unique("clone")}),
@@ -82,7 +82,7 @@ OPS = {
                           lambda c: {"name": unique("tpl"), "spec": {"tasks": [{"name": "a", "code": "1"}]}}),
     "get template": Op("GET", lambda c: f"/templates/{c.public_template}", (R, TPL), 200),
     "replace template": Op("PUT", lambda c: f"/templates/{c.fresh_template()}", (E, TPL), 200,
-                           lambda c: {"name": c.last_name, "description": "changed",
+                           lambda c: {"name": c.last_name, "description": "changed", "revision": 1,
                                       "spec": {"tasks": [{"name": "a", "code": "2"}]}}, "private_template"),
     "delete template": Op("DELETE", lambda c: f"/templates/{c.fresh_template()}", (D, TPL), 204, None,
                           "private_template"),
@@ -138,7 +138,7 @@ class Context:
     def fresh_version_parent(self) -> str:
         """A workflow with versions 1 and 2 (current)."""
         workflow_id = self.fresh_workflow()
-        self.owner.ok("PUT", f"/workflows/{workflow_id}", simple_workflow(self.last_name, "return 5"))
+        self.owner.edit("PUT", f"/workflows/{workflow_id}", simple_workflow(self.last_name, "return 5"))
         return workflow_id
 
     def fresh_version(self) -> str:

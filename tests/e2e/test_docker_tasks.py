@@ -151,7 +151,7 @@ def test_a_run_in_flight_keeps_its_task_types_when_python_and_docker_swap(e2e, a
     while e2e.api.task_state(name, first["dag_run_id"], "wait") != "running":
         assert time.monotonic() < deadline, "the first task never started"
         time.sleep(0.3)
-    admin.ok("PUT", f"/workflows/{workflow['id']}", v2)
+    admin.edit("PUT", f"/workflows/{workflow['id']}", v2)
     e2e.wait_dag_version(name, 2)
     assert e2e.api.get(f"/api/v2/dags/{name}/tasks/pack")["operator_name"] == "PythonOperator"
     gate.touch()

@@ -262,7 +262,7 @@ def test_viewer_sees_read_only_pages_and_anonymous_is_sent_to_login(e2e, browser
     from playwright.sync_api import expect
 
     wf = instantiate(site, unique("ui_ro"))
-    site["admin"].ok("PATCH", f"/workflows/{wf['id']}", {"description": "second version"})
+    site["admin"].edit("PATCH", f"/workflows/{wf['id']}", {"description": "second version"})
     s = login(browser, site, "viewer")
     page = s.open("/")
     row = page.locator(f"#mlops-workflows tr[data-workflow-id='{wf['id']}']")
@@ -309,7 +309,7 @@ def test_conflicting_save_is_explained_with_diff_and_reload(e2e, browser, site):
     page.get_by_role("tab", name=re.compile("Settings")).click()
     page.get_by_label("Description").fill("my description")
     # Meanwhile someone else saves.
-    site["admin"].ok("PATCH", f"/workflows/{wf['id']}", {"description": "their description"})
+    site["admin"].edit("PATCH", f"/workflows/{wf['id']}", {"description": "their description"})
     page.get_by_role("button", name="Save").click()
     banner = page.locator("#mlops-conflict")
     expect(banner).to_contain_text("Someone else saved this workflow")
@@ -370,7 +370,7 @@ def test_user_text_is_escaped(e2e, browser, site):
 
     evil = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
     wf = instantiate(site, unique("ui_xss"))
-    site["admin"].ok("PATCH", f"/workflows/{wf['id']}", {"description": evil})
+    site["admin"].edit("PATCH", f"/workflows/{wf['id']}", {"description": evil})
     s = login(browser, site, "admin")
     page = s.open(f"/?q={wf['name']}")
     expect(page.locator(f"tr[data-workflow-id='{wf['id']}']")).to_contain_text(evil)
@@ -383,7 +383,7 @@ def test_theme_follows_airflow_live_and_every_page_is_captured(e2e, browser, sit
 
     admin = site["admin"]
     wf = instantiate(site, unique("ui_shots"), n_estimators=10)
-    admin.ok("PATCH", f"/workflows/{wf['id']}", {"description": "Random forest on breast cancer; tuned depth",
+    admin.edit("PATCH", f"/workflows/{wf['id']}", {"description": "Random forest on breast cancer; tuned depth",
                                                    "message": "describe the pipeline"})
     e2e.api.wait_dag(wf["name"])
     runs = [admin.ok("POST", f"/jobs/trigger/{wf['id']}", {"params": {"max_depth": d}, "description": f"depth {d}"})

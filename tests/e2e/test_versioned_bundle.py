@@ -80,7 +80,7 @@ def test_a_run_in_flight_keeps_its_structure_and_reruns_and_restores_use_the_old
     first = admin.ok("POST", f"/jobs/trigger/{workflow['id']}", {"params": {"gate": str(gate)}, "description": "v1"})
     wait_running(e2e, name, first["dag_run_id"], "wait")
 
-    admin.ok("PUT", f"/workflows/{workflow['id']}", structure_v2(name))
+    admin.edit("PUT", f"/workflows/{workflow['id']}", structure_v2(name))
     rev2 = store_revision(admin, workflow["id"], 2)
     e2e.wait_dag_version(name, 2)  # Airflow has the new structure while the first run is still running
     gate.touch()
@@ -165,7 +165,7 @@ def test_runs_from_before_the_bundle_keep_their_conf_pin(e2e, admin, tmp_path):
     wait_running(e2e, name, run_id, "wait")
     v2 = {**doc, "tasks": [{"name": "wait", "code": GATE.format(v=2)},
                            {"name": "after", "depends_on": ["wait"], "code": "return 'v2 after ' + wait"}]}
-    admin.ok("PUT", f"/workflows/{workflow['id']}", v2)
+    admin.edit("PUT", f"/workflows/{workflow['id']}", v2)
     e2e.wait_dag_version(name, 2)
     gate.touch()
     assert e2e.api.wait_run(name, run_id) == "success"

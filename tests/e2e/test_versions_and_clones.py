@@ -33,7 +33,7 @@ def test_restore_v1_after_v3_is_v4_and_runs_v1_code(e2e, admin):
     name = unique("restore")
     workflow = admin.ok("POST", "/workflows", spec(name, "one"))
     for label in ("two", "three"):
-        workflow = admin.ok("PUT", f"/workflows/{workflow['id']}", spec(name, label))
+        workflow = admin.edit("PUT", f"/workflows/{workflow['id']}", spec(name, label))
     v1 = admin.ok("GET", f"/workflows/{workflow['id']}/versions/1")
     restored = admin.ok("POST", f"/versions/{v1['id']}/restore")
     assert restored["version"] == 4
@@ -53,7 +53,7 @@ def test_clone_runs_independently_of_its_origin(e2e, admin):
     origin = admin.ok("POST", "/workflows", spec(origin_name, "origin"))
     clone = admin.ok("POST", f"/workflows/{origin['id']}/clone", {"name": clone_name})
     assert clone["active"] is False and clone["origin_workflow_id"] == origin["id"] and clone["origin_version"] == 1
-    admin.ok("PUT", f"/workflows/{clone['id']}", spec(clone_name, "clone"))
+    admin.edit("PUT", f"/workflows/{clone['id']}", spec(clone_name, "clone"))
     assert admin.ok("GET", f"/workflows/{clone['id']}/origin-diff")["tasks"]["changed"][0]["name"] == "say"
     e2e.api.wait_dag(clone_name)
     assert e2e.api.get(f"/api/v2/dags/{clone_name}")["is_paused"] is True
@@ -64,7 +64,7 @@ def test_clone_runs_independently_of_its_origin(e2e, admin):
     assert e2e.api.get(f"/api/v2/dags/{clone_name}/dagRuns")["total_entries"] == 0
     assert run_and_read(e2e, admin, clone["id"], clone_name, unpause=True) == "clone"
     assert run_and_read(e2e, admin, origin["id"], origin_name) == "origin"
-    admin.ok("PUT", f"/workflows/{origin['id']}", spec(origin_name, "origin v2"))
+    admin.edit("PUT", f"/workflows/{origin['id']}", spec(origin_name, "origin v2"))
     assert admin.ok("GET", f"/workflows/{clone['id']}")["tasks"][0]["code"] == "return 'clone'"
 
 
@@ -75,7 +75,7 @@ def test_a_version_that_ran_in_airflow_cannot_be_deleted(e2e, admin):
     run_id = e2e.api.trigger_ok(name)  # Airflow's own API: no pin in the conf
     assert e2e.api.wait_run(name, run_id) == "success"
     for label in ("second", "third"):
-        admin.ok("PUT", f"/workflows/{workflow['id']}", spec(name, label))
+        admin.edit("PUT", f"/workflows/{workflow['id']}", spec(name, label))
     refused = admin.call("DELETE", f"/workflows/{workflow['id']}/versions/1")
     assert refused.status_code == 409 and "has 1 run(s)" in refused.json()["detail"]
     assert admin.call("DELETE", f"/workflows/{workflow['id']}/versions/2").status_code == 204
