@@ -12,6 +12,7 @@ import logging
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pendulum
 from airflow.providers.standard.operators.python import (
@@ -19,6 +20,7 @@ from airflow.providers.standard.operators.python import (
     PythonOperator,
 )
 from airflow.sdk import DAG, BaseOperator, Param
+
 from airflow_mlops_dag_factory import settings
 from airflow_mlops_dag_factory.bundle import configured as bundle_configured
 from airflow_mlops_dag_factory.bundle import folder_revision, is_version_folder
@@ -37,6 +39,9 @@ from airflow_mlops_dag_factory.store import (
     StoredWorkflow,
     load_workflows,
 )
+
+if TYPE_CHECKING:
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +149,7 @@ def build_dag(workflow: StoredWorkflow, deployment: Defaults | None = None, acce
         access_control=ACCESS_CONTROL if access_control else None,
         **_run_callbacks(workflow, deployment),
     )
-    operators: dict[str, BaseOperator] = {}
+    operators: dict[str, BaseOperator | MappedOperator] = {}
     for task in _upstream_first(spec):
         operators[task.name] = _operator(dag, workflow, task, operators)
     for task in spec.tasks:
@@ -202,7 +207,8 @@ def to_param(param: ParamSpec) -> Param:
     return Param(param.default, description=param.description or None, **param_schema(param))
 
 
-def _operator(dag: DAG, workflow: StoredWorkflow, task: TaskSpec, built: dict[str, BaseOperator]) -> BaseOperator:
+def _operator(dag: DAG, workflow: StoredWorkflow, task: TaskSpec,
+              built: dict[str, BaseOperator | MappedOperator]) -> BaseOperator | MappedOperator:
     extra: dict = {}
     if task.retries is not None:
         extra["retries"] = task.retries

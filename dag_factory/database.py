@@ -16,7 +16,6 @@ from sqlalchemy.engine import Engine, make_url
 
 from airflow_mlops_dag_factory import settings
 
-
 _engines: list[Engine] = []
 
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from airflow_mlops_dag_factory.errors import FieldError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 ParamType = Literal["string", "integer", "number", "boolean", "enum", "array", "object"]
 # python: run the code; branch: the code returns the name(s) of the downstream task(s) to follow;

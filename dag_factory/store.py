@@ -228,7 +228,7 @@ def _fetch_current(engine: Engine, dag_id: str | None, shard: ShardFilter | None
         return [{**row._mapping, "digest": _spec_digest(row.spec or "")} for row in found]
 
 
-def _parse_rows(rows: list[dict[str, Any]], trusted: set[str] = frozenset()) -> tuple[LoadResult, set[str]]:
+def _parse_rows(rows: list[dict[str, Any]], trusted: frozenset[str] | set[str] = frozenset()) -> tuple[LoadResult, set[str]]:
     """Typed specs of the rows (full validation unless the row's digest is trusted) and the valid digests."""
     result, valid = LoadResult(), set()
     for row in rows:
@@ -246,7 +246,8 @@ def _parse_rows(rows: list[dict[str, Any]], trusted: set[str] = frozenset()) -> 
 
             spec, errors = validate_document(document)
         if spec is not None and spec.name != row["name"]:
-            spec, errors = None, [FieldError("name", f"spec name {spec.name!r} differs from the row's {row['name']!r}")]
+            errors = [FieldError("name", f"spec name {spec.name!r} differs from the row's {row['name']!r}")]
+            spec = None
         if spec is None:
             result.skipped.append(SkippedWorkflow(row["id"], row["name"], row["number"], errors))
         else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import linecache
+import sys
 from types import CodeType
 
 FUNCTION_NAME = "task_code"
@@ -29,9 +30,10 @@ def compile_task_code(code: str, filename: str) -> CodeType:
     func = ast.FunctionDef(
         name=FUNCTION_NAME,
         args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
-        body=[*body, falls_through], decorator_list=[], returns=None, type_params=[],
-        lineno=1, col_offset=0,
+        body=[*body, falls_through], decorator_list=[], returns=None, lineno=1, col_offset=0,
     )
+    if sys.version_info >= (3, 12):  # a field of its own since 3.12 (PEP 695)
+        func.type_params = []
     # Every node has its location already (parsed, or set above): no ast.fix_missing_locations walk, which
     # cost more than parsing and compiling together (listings re-validate many specs).
     module = ast.Module(body=[func], type_ignores=[])

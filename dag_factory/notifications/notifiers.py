@@ -7,6 +7,7 @@ description execute template code in the worker or dag-processor.
 
 from __future__ import annotations
 
+from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from functools import cached_property
@@ -35,7 +36,7 @@ class _TextAndHtmlSmtpHook(SmtpHook):
 
     def _build_mime_message(self, *args: Any, **kwargs: Any) -> tuple[MIMEMultipart, list[str]]:
         msg, recipients = super()._build_mime_message(*args, **kwargs)
-        html_parts = [p for p in msg.get_payload() if p.get_content_type() == "text/html"]
+        html_parts = [p for p in msg.get_payload() if isinstance(p, Message) and p.get_content_type() == "text/html"]
         if html_parts:
             alternative = MIMEMultipart("alternative")
             alternative.attach(MIMEText(self.text_content, "plain", kwargs.get("mime_charset", "utf-8")))

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from airflow_mlops_dag_factory import store
 from airflow_mlops_dag_factory.notifications.message import FailedTask, RunReport
-from airflow_mlops_dag_factory.runtime import user_params, pinned_version
+from airflow_mlops_dag_factory.runtime import pinned_version, user_params
 from airflow_mlops_dag_factory.spec import NotificationEvent
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def run_report(context: dict[str, Any], event: NotificationEvent, workflow_id: s
     """The report of a finished run (on_failure / on_success), from a DAG-level callback's context."""
     dag = context["dag"]
     dag_run = context.get("dag_run")
-    run_id = context.get("run_id") or getattr(dag_run, "run_id", "")
+    run_id: str = context.get("run_id") or getattr(dag_run, "run_id", "") or ""
     conf = getattr(dag_run, "conf", None) or {}
     return RunReport(
         event=event, workflow=dag.dag_id, run_id=run_id,

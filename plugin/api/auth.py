@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from asgiref.sync import async_to_sync
 from flask import g, request, session
@@ -112,7 +112,7 @@ def require(action: str, resource: str) -> Callable:
             demand(authenticated_caller(), action, resource)
             return view(*args, **kwargs)
 
-        guarded.mlops_permission = (action, resource)  # read by the OpenAPI generator
+        cast(Any, guarded).mlops_permission = (action, resource)  # read by the OpenAPI generator
         return guarded
 
     return decorate

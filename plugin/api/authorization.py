@@ -36,7 +36,9 @@ def decide(user: Any, action: str, resource: str) -> Decision:
     manager = get_auth_manager()
     if _is_fab(manager):
         try:
-            return Decision(bool(manager.is_authorized_custom_view(method=action, resource_name=resource, user=user)))
+            # FAB takes any action name for a plugin's resource (Airflow's custom-view contract, issue 39144).
+            allowed = manager.is_authorized_custom_view(method=action, resource_name=resource, user=user)  # type: ignore[arg-type]
+            return Decision(bool(allowed))
         except Exception:  # a broken role or permission table: refuse rather than guess
             log.exception("MLOps: the FAB auth manager failed to evaluate %s on %r; refused", action, resource)
             return Decision(False, f"the FAB auth manager failed to evaluate {action} on {resource!r}; "

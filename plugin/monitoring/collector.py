@@ -92,7 +92,8 @@ class MLOpsCollector(Collector):
                                        labels=["workflow", "task"])
         run_durations: dict[str, list[float]] = defaultdict(list)
         task_durations: dict[str, list[float]] = defaultdict(list)
-        loaded = parse_seconds = import_errors = 0
+        loaded = import_errors = 0
+        parse_seconds = 0.0
         if dag_ids:
             with create_session() as session:
                 by_state = session.execute(select(DagRun.dag_id, DagRun.state, func.count())
@@ -111,11 +112,13 @@ class MLOpsCollector(Collector):
                         select(DagRun.dag_id, DagRun.start_date, DagRun.end_date).where(
                             DagRun.dag_id.in_(dag_ids), DagRun.state.in_(("success", "failed")),
                             DagRun.start_date.is_not(None), DagRun.end_date.is_not(None))):
-                    run_durations[dag_id].append((end - start).total_seconds())
+                    if start and end:
+                        run_durations[dag_id].append((end - start).total_seconds())
                 for dag_id, duration in session.execute(
                         select(TaskInstance.dag_id, TaskInstance.duration).where(
                             TaskInstance.dag_id.in_(dag_ids), TaskInstance.duration.is_not(None))):
-                    task_durations[dag_id].append(duration)
+                    if duration is not None:
+                        task_durations[dag_id].append(duration)
                 for dag_id, task_id, count in session.execute(
                         select(TaskInstance.dag_id, TaskInstance.task_id, func.count()).where(
                             TaskInstance.dag_id.in_(dag_ids), TaskInstance.state == "failed")

@@ -141,7 +141,9 @@ class StateFeed:
 
     def _changes(self, runs: list[Any], tis: list[Any]) -> list[dict[str, Any]]:
         now = datetime.now(timezone.utc)
-        starting, tasks, ending = [], [], []
+        starting: list[dict[str, Any]] = []
+        tasks: list[dict[str, Any]] = []
+        ending: list[dict[str, Any]] = []
         for ti in sorted(tis, key=lambda t: (_aware(t.updated_at) or now, t.task_id, t.map_index)):
             event = self._diff((ti.dag_id, ti.run_id, ti.task_id, ti.map_index), _state(ti.state), ti.try_number or 0,
                                ti.updated_at, now)

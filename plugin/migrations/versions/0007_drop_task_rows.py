@@ -8,6 +8,9 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-06
 """
+import json
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -44,11 +47,10 @@ def downgrade() -> None:
         batch_op.create_index(batch_op.f("ix_mlops_task_workflow_id"), ["workflow_id"], unique=False)
     current = sa.text("SELECT v.workflow_id, v.spec FROM mlops_workflow_version v JOIN mlops_workflow w "
                       "ON w.id = v.workflow_id AND w.current_version = v.number")
-    spec_type = sa.JSON()
     rows = []
-    for workflow_id, spec in op.get_bind().execute(current):
-        spec = spec_type.result_processor(op.get_bind().dialect, None)(spec) if isinstance(spec, str) else spec
-        for position, t in enumerate((spec or {}).get("tasks") or []):
+    for workflow_id, stored in op.get_bind().execute(current):
+        spec: dict[str, Any] = json.loads(stored) if isinstance(stored, str) else stored or {}
+        for position, t in enumerate(spec.get("tasks") or []):
             rows.append({"id": str(uuid.uuid4()), "workflow_id": workflow_id, "position": position, "name": t["name"],
                          "type": t.get("type", "python"), "code": t.get("code", ""),
                          "depends_on": list(t.get("depends_on") or [])})
