@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip
 CONSTRAINTS := airflow_config/constraints.txt
 PORT ?= 8080
 
-.PHONY: run test install install-test chromium container-engine promtool compose ui bench clean
+.PHONY: run test lint install install-test chromium container-engine promtool compose ui bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,8 +58,14 @@ compose:
 	  $(APT) install -y -qq docker-compose >/dev/null; }; } \
 	  || echo "could not install docker-compose: the compose file test will fail in CI and be skipped elsewhere"
 
+# Lint and type checks first (configuration in .ci/); mypy checks the packages as installed, since their
+# folders (plugin/, dag_factory/) are not their import names.
+lint: install-test
+	$(BIN)/python -m ruff check --config .ci/ruff.toml .
+	$(BIN)/python -m mypy --config-file .ci/mypy.ini -p airflow_mlops -p airflow_mlops_dag_factory
+
 # A basetemp of its own: pytest prunes old temp dirs, which must never hit another checkout's running tests.
-test: install-test chromium container-engine promtool compose
+test: lint chromium container-engine promtool compose
 	cd tests && ../$(BIN)/python -m pytest --basetemp=../.pytest-tmp $(PYTEST_ARGS)
 
 # Rebuild the pages' script from plugin/ui_src (needs Node.js + npm); the result is committed.

@@ -37,7 +37,9 @@ setup(
             "views/templates/mlops/*.html",
             "static/**/*",
             "templates_library/*",
+            "py.typed",
         ],
+        "airflow_mlops_dag_factory": ["py.typed"],
     },
     install_requires=[
         "apache-airflow>=3.3,<4",
@@ -71,6 +73,8 @@ setup(
             "pytest-timeout>=2",
             "requests>=2.31",
             "schemathesis>=4.32,<5",
+            # Checks real requests and responses against the served OpenAPI document (3.1: JSON Schema 2020-12).
+            "jsonschema>=4.18,<5",
             # Drives Debian's Chromium (/usr/bin/chromium); its own browser download is never used.
             "playwright>=1.50",
             "apache-airflow-providers-postgres",
@@ -80,6 +84,9 @@ setup(
             # The distributed path is tested as processes: Celery workers with Redis.
             "apache-airflow-providers-celery>=3.26",
             "redis>=5",
+            # `make test` lints and type-checks first (.ci/ruff.toml, .ci/mypy.ini).
+            "ruff>=0.15",
+            "mypy>=1.18",
         ],
     },
     entry_points={

@@ -24,9 +24,10 @@ sys.path.insert(0, str(REPO / "tests" / "e2e"))  # the StatsD stand-in the e2e t
 
 
 def one_config(work: Path, w: int, files: int, access_control: bool = True) -> dict[str, Any]:
-    from airflow_mlops_dag_factory.shards import write_shard_files
     from stack import AirflowStack
     from statsd_sink import StatsdSink
+
+    from airflow_mlops_dag_factory.shards import write_shard_files
 
     home = work / f"processor_{w}_{files}{'' if access_control else '_noacl'}"
     subprocess.run(["rm", "-rf", str(home)], check=True)

@@ -32,7 +32,7 @@ from airflow_mlops_dag_factory.notifications.channels import (
 from airflow_mlops_dag_factory.params import param_schema
 from airflow_mlops_dag_factory.runtime import run_task
 from airflow_mlops_dag_factory.shards import shard_count, shard_index, shards_built_by
-from airflow_mlops_dag_factory.spec import ParamSpec, TaskSpec, WorkflowSpec
+from airflow_mlops_dag_factory.spec import DockerSpec, NotificationEvent, ParamSpec, TaskSpec, WorkflowSpec
 from airflow_mlops_dag_factory.store import (
     LoadResult,
     ShardFilter,
@@ -161,7 +161,9 @@ def build_dag(workflow: StoredWorkflow, deployment: Defaults | None = None, acce
 def _run_callbacks(workflow: StoredWorkflow, deployment: Defaults) -> dict:
     """DAG-level callbacks, only for events with channels: Airflow sends one request per finished run."""
     callbacks = {}
-    for event, argument in (("on_failure", "on_failure_callback"), ("on_success", "on_success_callback")):
+    events: tuple[tuple[NotificationEvent, str], ...] = (("on_failure", "on_failure_callback"),
+                                                        ("on_success", "on_success_callback"))
+    for event, argument in events:
         if channels := channels_for(workflow.spec.notifications, event, deployment):
             from airflow_mlops_dag_factory.notifications.callbacks import (
                 RunNotification,
@@ -226,7 +228,7 @@ def _operator(dag: DAG, workflow: StoredWorkflow, task: TaskSpec,
             dag=dag, task_id=task.name, workflow_id=workflow.workflow_id, task_name=task.name,
             built_version=workflow.version, secret_environment=task.docker.secret_environment,
             pinned_by_bundle=workflow.pinned_by_bundle,
-            upstream=list(task.depends_on), doc_md=f"{task.description}\n\n{_docker_doc(task)}",
+            upstream=list(task.depends_on), doc_md=f"{task.description}\n\n{_docker_doc(task.docker)}",
             **docker_arguments(task.docker), **extra)
     operator_class = BranchPythonOperator if task.type == "branch" else PythonOperator
     arguments = dict(
@@ -269,9 +271,9 @@ def _dag_doc(workflow: StoredWorkflow) -> str:
     return "\n".join(lines)
 
 
-def _docker_doc(task: TaskSpec) -> str:
+def _docker_doc(docker: DockerSpec) -> str:
     """The container settings as JSON (secret references show names only: the values are never in the spec)."""
-    return _code_block(json.dumps(task.docker.model_dump(mode="json", exclude_defaults=True), indent=2), "json")
+    return _code_block(json.dumps(docker.model_dump(mode="json", exclude_defaults=True), indent=2), "json")
 
 
 def _code_block(code: str, language: str = "python") -> str:

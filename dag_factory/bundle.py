@@ -24,6 +24,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from airflow.dag_processing.bundles.base import BaseDagBundle, BundleVersion
 
@@ -109,7 +110,7 @@ class MLOpsDagBundle(BaseDagBundle):
 
     supports_versioning = True
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if self.version is not None and not str(self.version).isdigit():
             raise ValueError(f"MLOps bundle version must be a store revision (digits), not {self.version!r}")
@@ -146,7 +147,7 @@ class MLOpsDagBundle(BaseDagBundle):
         except Exception as exc:  # noqa: BLE001 - keep the last revision; the loader serves its cache
             log.error("MLOps bundle: cannot read the store revision (%s); staying at %s", exc,
                       folder_revision(self.path))
-            head = folder_revision(self.path)
+            head = folder_revision(self.path) or 0
         self._write_dag_files(head)
 
     def get_current_version(self) -> BundleVersion | None:

@@ -109,8 +109,8 @@ def resolve_secrets(references: dict[str, SecretRef]) -> dict[str, str]:
         if ref.connection is not None:
             conn = BaseHook.get_connection(ref.connection)
             value = conn.get_uri() if ref.field == "uri" else getattr(conn, ref.field)
-        else:
-            value = Variable.get(ref.variable)
+        else:  # the spec requires exactly one of connection and variable
+            value = Variable.get(ref.variable or "")
         value = "" if value is None else str(value)
         mask_secret(value)
         values[name] = value

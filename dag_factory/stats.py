@@ -8,11 +8,12 @@ configured Airflow's client does nothing. Never raises.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 
-def _stats():
+def _stats() -> Any:
     from airflow.sdk.observability.stats import Stats
 
     return Stats

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from airflow_mlops.services.audit import PENDING_KEY, mirror_to_airflow
@@ -12,7 +13,7 @@ from airflow_mlops_dag_factory import settings
 from airflow_mlops_dag_factory.database import get_engine
 
 
-def writer_engine(url: str | None = None):
+def writer_engine(url: str | None = None) -> Engine:
     return get_engine(url or settings.database_url(), writer=True)
 
 

@@ -8,9 +8,11 @@ Alembic config, the migration context and the ORM create at ``[mlops] sql_alchem
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from airflow.utils.db_manager import BaseDBManager
-from sqlalchemy import inspect
+from alembic.config import Config
+from sqlalchemy import insert, inspect
 
 from airflow_mlops.db import writer_engine
 from airflow_mlops.models import StoreRevision, metadata
@@ -28,7 +30,7 @@ class MLOpsDBManager(BaseDBManager):
     version_table_name = VERSION_TABLE
     supports_table_dropping = True
 
-    def get_alembic_config(self):
+    def get_alembic_config(self) -> Config:
         config = super().get_alembic_config()
         config.set_main_option("sqlalchemy.url", settings.database_url().replace("%", "%%"))
         return config
@@ -39,11 +41,11 @@ class MLOpsDBManager(BaseDBManager):
         with get_engine(settings.database_url()).connect() as conn:
             return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
 
-    def initdb(self, *args, **kwargs):
+    def initdb(self, *args: Any, **kwargs: Any) -> None:
         super().initdb(*args, **kwargs)
         self._sync_builtin_templates()
 
-    def upgradedb(self, *args, **kwargs):
+    def upgradedb(self, *args: Any, **kwargs: Any) -> None:
         super().upgradedb(*args, **kwargs)
         if not kwargs.get("show_sql_only"):
             self._sync_builtin_templates()
@@ -55,20 +57,20 @@ class MLOpsDBManager(BaseDBManager):
         for name, outcome in sync_builtin_templates().items():
             self.log.info("MLOps built-in template %r: %s", name, outcome)
 
-    def create_db_from_orm(self):
+    def create_db_from_orm(self) -> None:
         from alembic import command
 
         self.log.info("Creating the MLOps tables from the ORM in %s", writer_engine().url.render_as_string())
         self.metadata.create_all(writer_engine())
         with writer_engine().begin() as conn:  # the store revision counter starts at 0 (no version yet)
-            conn.execute(StoreRevision.__table__.insert().values(id=1, value=0))
+            conn.execute(insert(StoreRevision).values(id=1, value=0))
         command.stamp(self.get_alembic_config(), "head")
 
     def _has_existing_manager_tables(self) -> bool:
         existing = set(inspect(writer_engine()).get_table_names())
         return bool(existing & set(self.metadata.tables))
 
-    def drop_tables(self, connection):
+    def drop_tables(self, connection: Any) -> None:
         with writer_engine().begin() as conn:
             self.metadata.drop_all(conn)
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {VERSION_TABLE}")

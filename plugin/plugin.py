@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.plugins_manager import AirflowPlugin
 
 from airflow_mlops.api.routes import blueprint
@@ -14,7 +16,7 @@ from airflow_mlops.views.pages import MLOpsPagesView
 
 
 @blueprint.record_once
-def _exempt_from_global_csrf(_state) -> None:
+def _exempt_from_global_csrf(_state: Any) -> None:
     """Token clients must not need a CSRF token; the API checks it itself for cookie callers (api/auth.py).
 
     Runs only where the blueprint is registered (the api-server's ``/pluginsv2`` app), so other processes

@@ -16,8 +16,9 @@ def default_events() -> list[NotificationEvent]:
     """The events ``[mlops] default_events`` names; unknown names are logged and ignored."""
     events: list[NotificationEvent] = []
     for name in (part.strip() for part in settings.get("default_events").split(",")):
-        if name in EVENTS:
-            events.append(name)  # type: ignore[arg-type]
+        known = next((event for event in EVENTS if event == name), None)
+        if known:
+            events.append(known)
         elif name:
             log.warning("[mlops] default_events: unknown event %r ignored (known: %s)", name, ", ".join(EVENTS))
     return events

@@ -64,7 +64,7 @@ def notifier_for(channel: ChannelSpec, report: RunReport, timeout: int) -> Any:
         return SlackWebhookNotifier(slack_webhook_conn_id=conn_id, text=message.slack_text(report),
                                     blocks=message.slack_blocks(report), timeout=timeout)
     if channel.type == "slack":
-        return SlackNotifier(slack_conn_id=conn_id, channel=channel.channel, text=message.slack_text(report),
+        return SlackNotifier(slack_conn_id=conn_id, channel=channel.channel or "", text=message.slack_text(report),
                              blocks=message.slack_blocks(report), timeout=timeout, username=SLACK_USERNAME)
     return TextAndHtmlSmtpNotifier(
         smtp_conn_id=conn_id, to=list(channel.to), from_email=settings.get("email_from") or None,

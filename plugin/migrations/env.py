@@ -1,5 +1,7 @@
 """Alembic environment of the MLOps tables: its own database URL and its own version table."""
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import create_engine, pool
 
@@ -9,9 +11,9 @@ from airflow_mlops.models import metadata
 config = context.config
 
 
-def _include_object(obj, name, type_, reflected, compare_to):
+def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Only our tables: the plugin database may be Airflow's own."""
-    return type_ != "table" or name.startswith("mlops_")
+    return type_ != "table" or (name or "").startswith("mlops_")
 
 
 def run_migrations_offline() -> None:

@@ -67,6 +67,9 @@ def import_document(document: Any, actor: Actor) -> tuple[str, Any]:
         active = document.get("active", False)
         if not isinstance(active, bool):
             raise InvalidInput([FieldError("active", "must be true or false")])
-        return kind, workflows.create_workflow(document.get("spec"), actor, active=active, message="imported")
+        spec = document.get("spec")
+        if not isinstance(spec, dict):
+            raise InvalidInput([FieldError("spec", "must be a workflow document (a JSON object)")])
+        return kind, workflows.create_workflow(spec, actor, active=active, message="imported")
     body = {k: v for k, v in document.items() if k not in ("kind", "schema_version")}
     return kind, templates.create_template(body, actor)

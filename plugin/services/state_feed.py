@@ -18,9 +18,10 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.exc import IntegrityError
 
 from airflow_mlops.db import transaction
@@ -46,9 +47,9 @@ def hold_lease(holder: str, now: datetime | None = None) -> bool:
     expires = now + timedelta(seconds=LEASE_SECONDS)
     try:
         with transaction() as session:
-            taken = session.execute(
+            taken = _rowcount(session.execute(
                 update(Lease).where(Lease.name == LEASE_NAME, (Lease.holder == holder) | (Lease.expires_at < now))
-                .values(holder=holder, expires_at=expires)).rowcount
+                .values(holder=holder, expires_at=expires)))
             if taken:
                 return True
             if session.get(Lease, LEASE_NAME) is None:
@@ -174,8 +175,8 @@ class StateFeed:
 def prune(before: datetime | None = None) -> int:
     """Drop events older than the retention (a page that was away longer reloads instead of replaying)."""
     with transaction() as session:
-        return session.execute(delete(StateEvent).where(
-            StateEvent.seen_at < (before or datetime.now(timezone.utc) - RETENTION))).rowcount
+        return _rowcount(session.execute(delete(StateEvent).where(
+            StateEvent.seen_at < (before or datetime.now(timezone.utc) - RETENTION))))
 
 
 def _state(value: Any) -> str | None:
@@ -186,3 +187,8 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched (its result is a cursor result; the session's signature says less)."""
+    return cast(CursorResult[Any], result).rowcount

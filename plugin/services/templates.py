@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -182,7 +182,7 @@ def instantiate(template_id: str, workflow_name: Any, params: Any, actor: Actor)
         with transaction() as session:
             record = workflows.create_workflow(document, actor, message=f"from template {name} r{revision}",
                                                template_id=template_id, template_revision=revision, session=session)
-            session.execute(Template.__table__.update().where(Template.id == template_id)
+            session.execute(update(Template).where(Template.id == template_id)
                             .values(usage_count=Template.usage_count + 1))
             audit.record(session, actor.name, "instantiate", OBJECT_TYPE, template_id, name,
                          workflow_id=record.id, workflow_name=record.name, template_revision=revision)
@@ -212,7 +212,7 @@ def _check_may_publish(public: bool, actor: Actor) -> None:
         raise Forbidden("only Admin may create or change public (or built-in) templates")
 
 
-def _visible(query, actor: Actor):
+def _visible(query: Select[Any], actor: Actor) -> Select[Any]:
     if actor.manage_public_templates:
         return query
     return query.where(or_(Template.public.is_(True), Template.created_by == actor.name))
@@ -259,7 +259,8 @@ def save_as_template(workflow_id: str, document: dict[str, Any], actor: Actor) -
         spec["params"] = {k: v for k, v in spec["params"].items() if k in chosen}
     if errors:
         raise InvalidInput(errors)
-    template_document = {k: document[k] for k in ("name", "description", "category", "public") if k in document}
+    template_document: dict[str, Any] = {k: document[k] for k in ("name", "description", "category", "public")
+                                         if k in document}
     return create_template({**template_document, "spec": spec}, actor)
 
 

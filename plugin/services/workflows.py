@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import cast, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, cast, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -169,7 +169,7 @@ def list_workflows(
 
     Filters, count and paging run in the database, so a page costs the same with 10 or 10,000 workflows;
     only ``last_run_state`` (which lives in Airflow's database) filters the candidates' names here."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if not include_archived:
         conditions.append(Workflow.archived_at.is_(None))
     if q:

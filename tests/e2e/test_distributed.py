@@ -198,7 +198,7 @@ def distributed(tmp_path_factory, pg_admin, statsd_sink) -> Iterator[Distributed
             service = services[name]
             stack.start_process(name, service.argv, {**service.env, **local})
         worker = services["airflow-worker"]
-        for number, name in enumerate(WORKERS):
+        for name in WORKERS:
             # Two replicas of the worker service (`--scale airflow-worker=2`): each its own Celery name and
             # log-server port, as two containers would have their own hostname.
             env = {**worker.env, **local, "HOSTNAME": name, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
