@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple, TypeVar
 
-from flask import Blueprint, Response, jsonify
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from flask import Blueprint, Response, g, jsonify
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from airflow_mlops.api import schemas
+from airflow_mlops.api import inputs, schemas
 from airflow_mlops.api.auth import require
+from airflow_mlops.api.problems import ApiError
 from airflow_mlops.provider_info import VERSION
+from airflow_mlops_dag_factory.spec import field_errors
 
 REF = "#/components/schemas/{model}"
 
@@ -48,7 +51,9 @@ class Api:
 
         def register(view: Callable) -> Callable:
             # The documented permission is the enforced one: the guard is applied here, from the same value.
-            guarded = require(*permission)(view) if permission else view
+            # So is the documented request body: it is validated here, with the same model, before the handler.
+            handler = _validating_body(view, body) if body else view
+            guarded = require(*permission)(handler) if permission else handler
             self.blueprint.add_url_rule(rule, endpoint=view.__name__, view_func=guarded, methods=[method])
             self.operations.append(Operation(method, path, summary, tag, permission, body, response, status,
                                              query or [], errors, content, body_content))
@@ -57,10 +62,11 @@ class Api:
         return register
 
     def document(self, base_path: str) -> dict[str, Any]:
-        inputs = [(m, "validation") for m in sorted({op.body for op in self.operations if op.body}, key=lambda m: m.__name__)]
-        outputs = [(m, "serialization") for m in sorted({op.response for op in self.operations if op.response} |
-                                                         {schemas.Problem}, key=lambda m: m.__name__)]
-        _, top = models_json_schema(inputs + outputs, ref_template=REF)
+        models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+            (m, "validation") for m in sorted({op.body for op in self.operations if op.body}, key=lambda m: m.__name__)]
+        models += [(m, "serialization") for m in sorted({op.response for op in self.operations if op.response} |
+                                                        {schemas.Problem}, key=lambda m: m.__name__)]
+        _, top = models_json_schema(models, ref_template=REF)
         paths: dict[str, Any] = {}
         for op in self.operations:
             paths.setdefault(op.path, {})[op.method.lower()] = self._operation(op)
@@ -82,9 +88,7 @@ class Api:
         }
 
     def _operation(self, op: Operation) -> dict[str, Any]:
-        parameters = [{"name": name, "in": "path", "required": True,
-                       "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1} if name == "number"
-                       else {"type": "string", "format": "uuid"}}
+        parameters = [{"name": name, "in": "path", "required": True, "schema": _path_schema(name)}
                       for name in re.findall(r"\{(\w+)\}", op.path)]
         parameters += op.query
         if op.method in ("PUT", "PATCH", "DELETE") and "{" in op.path:
@@ -102,6 +106,8 @@ class Api:
             success["content"] = {"application/json": {"schema": {"$ref": REF.format(model=op.response.__name__)}}}
         if op.content:
             success["content"] = op.content
+        if op.status != 204 and "content" not in success:  # a body nobody described is still JSON
+            success["content"] = {"application/json": {"schema": {"type": "object"}}}
         responses[str(op.status)] = success
         for status in sorted(statuses):
             responses[str(status)] = {"description": _DESCRIPTIONS[status], "content": problem}
@@ -121,6 +127,50 @@ class Api:
         return operation
 
 
+class _Body(NamedTuple):
+    value: BaseModel
+    document: dict[str, Any]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validating_body(view: Callable, model: type[BaseModel]) -> Callable:
+    """Check the JSON body against the operation's documented model before its handler runs (400 naming every
+    field), so what the document promises is exactly what the server accepts."""
+
+    @functools.wraps(view)
+    def validated(*args: Any, **kwargs: Any) -> Any:
+        document = inputs.json_body()
+        try:
+            g.mlops_body = _Body(model.model_validate(document), document)
+        except ValidationError as exc:
+            raise ApiError(400, "invalid input", field_errors(exc)) from exc
+        return view(*args, **kwargs)
+
+    return validated
+
+
+def request_body(model: type[M]) -> M:
+    """The validated body of this request; ``model`` must be the one the operation documents."""
+    value = g.mlops_body.value
+    if not isinstance(value, model):
+        raise TypeError(f"the operation documents its body as {type(value).__name__}, not {model.__name__}")
+    return value
+
+
+def request_document() -> dict[str, Any]:
+    """The JSON body as sent (after validation), for handlers that pass it on or merge it (nulls kept)."""
+    return dict(g.mlops_body.document)
+
+
+def _path_schema(name: str) -> dict[str, Any]:
+    """Ids are UUIDs, version numbers are database integers, any other name (a preset's) is text."""
+    if name == "number":
+        return {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+    return {"type": "string", "format": "uuid"} if name.endswith("_id") else {"type": "string", "minLength": 1}
+
+
 def _slug(path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_")
 
@@ -128,7 +178,8 @@ def _slug(path: str) -> str:
 _DESCRIPTIONS = {400: "invalid input; `errors` lists every field", 401: "not authenticated",
                  403: "authenticated but not allowed (or CSRF check failed)", 404: "no such object",
                  409: "stale revision, name taken, or state does not allow it", 413: "request body too large",
-                 415: "body is not application/json"}
+                 415: "body is not application/json",
+                 428: "the change does not say which revision it is based on (If-Match or `revision`)"}
 
 
 def json_response(model: type[BaseModel] | None, value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -8,18 +8,16 @@ from typing import Any, NamedTuple
 
 from flask import Blueprint, Response, request
 from flask_wtf.csrf import generate_csrf
-from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from airflow_mlops import security as sec
 from airflow_mlops.api import inputs, schemas
-from airflow_mlops.api.auth import authenticated_caller
-from airflow_mlops.api.openapi import Api, json_response
+from airflow_mlops.api.auth import authenticated_caller, demand
+from airflow_mlops.api.openapi import Api, json_response, request_body, request_document
 from airflow_mlops.api.problems import ApiError, from_service_error, problem
 from airflow_mlops.services import audit, notifications, portable, runs, templates, workflows
 from airflow_mlops.services.errors import ServiceError
 from airflow_mlops_dag_factory.errors import FieldError
-from airflow_mlops_dag_factory.spec import field_errors
 from airflow_mlops_dag_factory.validate import validate_document
 
 log = logging.getLogger(__name__)
@@ -112,7 +110,7 @@ def _workflow_document(body: dict[str, Any]) -> _Document:
            body=schemas.AnyDocument, response=schemas.ValidationOut, permission=(sec.READ, sec.RESOURCE_WORKFLOWS))
 def validate_workflow() -> Response:
     """What a save would refuse, field by field (the editor calls this as the user types); nothing runs."""
-    doc = _workflow_document(inputs.json_body())
+    doc = _workflow_document(request_document())
     _, errors = validate_document(doc.spec)
     return json_response(schemas.ValidationOut, {"valid": not errors, "errors": [e.to_dict() for e in errors]})
 
@@ -120,7 +118,7 @@ def validate_workflow() -> Response:
 @api.route("POST", "/workflows", summary="Create a workflow", tag="workflows", body=schemas.WorkflowIn,
            response=schemas.WorkflowOut, status=201, permission=(sec.CREATE, sec.RESOURCE_WORKFLOWS), errors=(409,))
 def create_workflow() -> Response:
-    doc = _workflow_document(inputs.json_body())
+    doc = _workflow_document(request_document())
     record = workflows.create_workflow(doc.spec, authenticated_caller().actor(),
                                        active=True if doc.active is None else doc.active, message=doc.message)
     return json_response(schemas.WorkflowOut, record.to_dict(), 201, _etag(record))
@@ -135,24 +133,24 @@ def get_workflow(workflow_id: str) -> Response:
 
 @api.route("PUT", "/workflows/{workflow_id}", summary="Replace a workflow (whole document)", tag="workflows",
            body=schemas.WorkflowIn, response=schemas.WorkflowOut, permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS),
-           errors=(404, 409))
+           errors=(404, 409, 428))
 def replace_workflow(workflow_id: str) -> Response:
-    doc = _workflow_document(inputs.json_body())
+    doc = _workflow_document(request_document())
     record = workflows.update_workflow(workflow_id, doc.spec, authenticated_caller().actor(),
-                                       expected_revision=inputs.expected_revision(doc.revision), active=doc.active,
+                                       expected_revision=inputs.required_revision(doc.revision), active=doc.active,
                                        message=doc.message)
     return json_response(schemas.WorkflowOut, record.to_dict(), headers=_etag(record))
 
 
 @api.route("PATCH", "/workflows/{workflow_id}", summary="Change some fields of a workflow (JSON merge patch)",
            tag="workflows", body=schemas.WorkflowPatchIn, response=schemas.WorkflowOut,
-           permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404, 409))
+           permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404, 409, 428))
 def patch_workflow(workflow_id: str) -> Response:
-    doc = _workflow_document(inputs.json_body())
+    doc = _workflow_document(request_document())
+    revision = inputs.required_revision(doc.revision)
     current = workflows.get_workflow(workflow_id)
     record = workflows.update_workflow(workflow_id, merge_patch(current.spec, doc.spec), authenticated_caller().actor(),
-                                       expected_revision=inputs.expected_revision(doc.revision), active=doc.active,
-                                       message=doc.message)
+                                       expected_revision=revision, active=doc.active, message=doc.message)
     return json_response(schemas.WorkflowOut, record.to_dict(), headers=_etag(record))
 
 
@@ -181,7 +179,7 @@ def delete_workflow(workflow_id: str) -> Response:
            body=schemas.CloneIn, response=schemas.WorkflowOut, status=201,
            permission=(sec.CREATE, sec.RESOURCE_WORKFLOWS), errors=(404, 409))
 def clone_workflow(workflow_id: str) -> Response:
-    body = _model(schemas.CloneIn, inputs.json_body())
+    body = request_body(schemas.CloneIn)
     record = workflows.clone_workflow(workflow_id, body.name, authenticated_caller().actor())
     return json_response(schemas.WorkflowOut, record.to_dict(), 201, _etag(record))
 
@@ -213,7 +211,7 @@ def list_versions(workflow_id: str) -> Response:
            tag="versions", body=schemas.SnapshotIn, response=schemas.VersionOut, status=201,
            permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404, 409))
 def snapshot_version(workflow_id: str) -> Response:
-    body = _model(schemas.SnapshotIn, inputs.json_body())
+    body = request_body(schemas.SnapshotIn)
     version = workflows.snapshot_version(workflow_id, authenticated_caller().actor(), body.description)
     return json_response(schemas.VersionOut, version.to_dict(), 201)
 
@@ -276,7 +274,7 @@ def list_templates() -> Response:
 @api.route("POST", "/templates", summary="Create a template", tag="templates", body=schemas.TemplateIn,
            response=schemas.TemplateOut, status=201, permission=(sec.CREATE, sec.RESOURCE_TEMPLATES), errors=(409,))
 def create_template() -> Response:
-    body = inputs.json_body()
+    body = request_document()
     body.pop("revision", None)
     record = templates.create_template(body, authenticated_caller().actor())
     return json_response(schemas.TemplateOut, record.to_dict(), 201, _etag(record))
@@ -290,10 +288,10 @@ def get_template(template_id: str) -> Response:
 
 
 @api.route("PUT", "/templates/{template_id}", summary="Replace a template", tag="templates", body=schemas.TemplateIn,
-           response=schemas.TemplateOut, permission=(sec.EDIT, sec.RESOURCE_TEMPLATES), errors=(404, 409))
+           response=schemas.TemplateOut, permission=(sec.EDIT, sec.RESOURCE_TEMPLATES), errors=(404, 409, 428))
 def replace_template(template_id: str) -> Response:
-    body = inputs.json_body()
-    revision = inputs.expected_revision(body.pop("revision", None))
+    body = request_document()
+    revision = inputs.required_revision(body.pop("revision", None))
     record = templates.update_template(template_id, body, authenticated_caller().actor(), expected_revision=revision)
     return json_response(schemas.TemplateOut, record.to_dict(), headers=_etag(record))
 
@@ -309,7 +307,7 @@ def delete_template(template_id: str) -> Response:
            tag="templates", body=schemas.InstantiateIn, response=schemas.WorkflowOut, status=201,
            permission=(sec.CREATE, sec.RESOURCE_WORKFLOWS), errors=(404, 409))
 def instantiate_template(template_id: str) -> Response:
-    body = _model(schemas.InstantiateIn, inputs.json_body())
+    body = request_body(schemas.InstantiateIn)
     record = templates.instantiate(template_id, body.workflow_name, body.params, authenticated_caller().actor())
     return json_response(schemas.WorkflowOut, record.to_dict(), 201, _etag(record))
 
@@ -325,7 +323,7 @@ def template_instances(template_id: str) -> Response:
            tag="templates", body=schemas.SaveAsTemplateIn, response=schemas.TemplateOut, status=201,
            permission=(sec.CREATE, sec.RESOURCE_TEMPLATES), errors=(404, 409))
 def save_as_template(workflow_id: str) -> Response:
-    body = _model(schemas.SaveAsTemplateIn, inputs.json_body())
+    body = request_body(schemas.SaveAsTemplateIn)
     record = templates.save_as_template(workflow_id, body.model_dump(exclude_unset=True), authenticated_caller().actor())
     return json_response(schemas.TemplateOut, record.to_dict(), 201, _etag(record))
 
@@ -368,9 +366,7 @@ def import_file() -> Response:
     document = portable.loads(raw.decode("utf-8", errors="replace"))
     kind = document.get("kind") if isinstance(document, dict) else None
     resource = sec.RESOURCE_TEMPLATES if kind == "template" else sec.RESOURCE_WORKFLOWS
-    if not caller.may(sec.CREATE, resource):
-        audit.record_denied(caller.username, f"POST {request.script_root}{request.path}", sec.CREATE, resource)
-        raise ApiError(403, f"user {caller.username!r} lacks {sec.CREATE} on {resource!r}")
+    demand(caller, sec.CREATE, resource)
     kind, record = portable.import_document(document, caller.actor())
     return json_response(schemas.ImportOut, {"kind": kind, "id": record.id, "name": record.name}, 201)
 
@@ -387,7 +383,7 @@ def notification_defaults() -> Response:
            tag="notifications", body=schemas.NotificationTestIn, response=schemas.NotificationTestOut,
            permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404,))
 def test_notification(workflow_id: str) -> Response:
-    body = _model(schemas.NotificationTestIn, inputs.json_body())
+    body = request_body(schemas.NotificationTestIn)
     result = notifications.send_test(workflow_id, body.event, authenticated_caller().actor())
     return json_response(schemas.NotificationTestOut, result)
 
@@ -397,7 +393,7 @@ def test_notification(workflow_id: str) -> Response:
            tag="runs", body=schemas.TriggerIn, response=schemas.RunOut, status=201,
            permission=(sec.CREATE, sec.RESOURCE_RUNS), errors=(404, 409))
 def trigger_run(workflow_id: str) -> Response:
-    body = _model(schemas.TriggerIn, inputs.json_body())
+    body = request_body(schemas.TriggerIn)
     record = runs.trigger(workflow_id, body.params, body.description, authenticated_caller().actor(),
                           unpause=body.unpause, preset=body.preset)
     return json_response(schemas.RunOut, record.to_dict(), 201)
@@ -407,7 +403,7 @@ def trigger_run(workflow_id: str) -> Response:
            tag="runs", body=schemas.RerunIn, response=schemas.RunOut, status=201,
            permission=(sec.CREATE, sec.RESOURCE_RUNS), errors=(404, 409))
 def rerun(run_id: str) -> Response:
-    body = _model(schemas.RerunIn, inputs.json_body())
+    body = request_body(schemas.RerunIn)
     record = runs.rerun(run_id, body.params, body.description, authenticated_caller().actor(),
                         same_version=body.same_version)
     return json_response(schemas.RunOut, record.to_dict(), 201)
@@ -423,7 +419,7 @@ def list_presets(workflow_id: str) -> Response:
            tag="runs", body=schemas.PresetIn, response=schemas.PresetOut, status=201,
            permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404,))
 def save_preset(workflow_id: str) -> Response:
-    body = _model(schemas.PresetIn, inputs.json_body())
+    body = request_body(schemas.PresetIn)
     return json_response(schemas.PresetOut, runs.save_preset(workflow_id, body.name, body.params,
                                                              authenticated_caller().actor()), 201)
 
@@ -531,10 +527,3 @@ def csrf_token() -> Response:
 def not_found(unknown: str) -> Response:
     """Anything under the API prefix that no route matches (e.g. an id containing '/') is a JSON 404 too."""
     return problem(404, f"no API resource at {request.path!r}")
-
-
-def _model(model: type, body: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        raise ApiError(400, "invalid input", field_errors(exc)) from exc

@@ -3,9 +3,10 @@ serialised through them, so the document cannot drift from what the API really a
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Annotated, Any, Literal, Optional, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from airflow_mlops.services import runs, templates, workflows
 from airflow_mlops_dag_factory.spec import (
@@ -36,21 +37,6 @@ class Problem(_Out):
 
 
 MAX_MESSAGE = 1000  # characters of a version message
-
-
-class WorkflowIn(WorkflowSpec):
-    """A workflow document as clients send it: the spec, plus ``active`` and optionally the ``revision``
-    it was based on. Read-only fields returned by GET may be sent back and are ignored."""
-
-    active: bool | None = None
-    revision: int | None = None
-    message: str | None = Field(None, max_length=MAX_MESSAGE, description="version message, kept with the new version")
-
-
-READ_ONLY_WORKFLOW_FIELDS = frozenset({
-    "id", "version", "created_by", "created_at", "updated_by", "updated_at", "archived_at", "template_id",
-    "template_revision", "origin_workflow_id", "origin_version", "valid", "errors",
-})
 
 
 class ValidationOut(_Out):
@@ -99,6 +85,53 @@ class WorkflowOut(_Out):
     valid: bool
     errors: list[FieldErrorOut]
     last_run: LastRunOut | None = None
+
+
+class _WorkflowDocument(WorkflowSpec):
+    """A workflow document as clients send it: the spec, plus ``active``, the ``revision`` it was based on and
+    a version message."""
+
+    active: bool | None = None
+    revision: int | None = None
+    message: str | None = Field(None, max_length=MAX_MESSAGE, description="version message, kept with the new version")
+
+
+# What GET returns beyond the document: a client may send it back; it is ignored.
+READ_ONLY_WORKFLOW_FIELDS = frozenset(WorkflowOut.model_fields) - frozenset(_WorkflowDocument.model_fields)
+
+_READ_ONLY_INPUTS: dict[str, Any] = {
+    name: (Any, Field(None, description="read-only: returned by GET, ignored when sent")) for name in sorted(READ_ONLY_WORKFLOW_FIELDS)}
+WorkflowIn = create_model(
+    "WorkflowIn", __base__=_WorkflowDocument,
+    __doc__=f"{_WorkflowDocument.__doc__} Read-only fields returned by GET may be sent back and are ignored.",
+    **_READ_ONLY_INPUTS)
+
+
+@functools.cache  # one class per model, so the OpenAPI document names each once
+def merge_patch_model(model: type[BaseModel], name: str | None = None) -> type[BaseModel]:
+    """The model of a JSON merge patch (RFC 7386) of ``model``, derived from it so the two cannot drift: every
+    field optional, ``null`` removes it, objects (nested models, maps of models) are patches themselves,
+    lists and plain values replace what was there."""
+    fields: dict[str, Any] = {}
+    for field, info in model.model_fields.items():
+        tp: Any = Optional[_patch_type(info.annotation)]
+        fields[field] = (Annotated[(tp, *info.metadata)] if info.metadata else tp, Field(None, description=info.description))
+    return create_model(
+        name or f"{model.__name__}Patch", __config__=ConfigDict(**model.model_config),
+        __doc__=f"A JSON merge patch of {model.__name__}: only the fields to change; ``null`` removes a field.", **fields)
+
+
+def _patch_type(tp: Any) -> Any:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return merge_patch_model(tp)
+    if get_origin(tp) is dict:
+        key, value = get_args(tp)
+        value_type: Any = Optional[_patch_type(value)]
+        return dict[key, value_type]  # type: ignore[valid-type]
+    return tp
+
+
+WorkflowPatchIn = merge_patch_model(WorkflowIn, "WorkflowPatchIn")
 
 
 class _PageOut(_Out):
@@ -154,46 +187,47 @@ class Rename(BaseModel):
 
 class TaskChange(_Out):
     name: str
-    fields: list[Change]
+    fields: list[Change] = Field(description="every other changed field of the task (from the spec model); an object "
+                                             "setting such as `docker` is one field with its old and new objects")
     depends_on_added: list[str]
     depends_on_removed: list[str]
-    code_diff: str
+    code_diff: str = Field(description="unified diff of the code; empty when the code is unchanged")
 
 
 class TaskDiff(_Out):
     added: list[str]
     removed: list[str]
-    renamed: list[Rename]
+    renamed: list[Rename] = Field(description="a task whose whole content but its name is unchanged")
     changed: list[TaskChange]
 
 
-class DiffOut(BaseModel):
+class SpecDiff(_Out):
+    """Structured difference of two workflow specs: every field of the spec is compared."""
+
+    identical: bool
+    settings: list[Change] = Field(description="changed workflow fields other than tasks and params")
+    params: ParamDiff
+    tasks: TaskDiff
+
+
+class DiffOut(SpecDiff):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     workflow_id: str
     from_: int = Field(alias="from")
     to: int
-    identical: bool
-    settings: list[Change]
-    params: ParamDiff
-    tasks: TaskDiff
 
 
-class OriginDiffOut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OriginDiffOut(SpecDiff):
     workflow_id: str
     origin_workflow_id: str
     origin_version: int
-    identical: bool
-    settings: list[Change]
-    params: ParamDiff
-    tasks: TaskDiff
 
 
 class TemplateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(max_length=250)
     description: str = ""
-    category: str = "general"
+    category: Literal[templates.CATEGORIES] = "general"  # type: ignore[valid-type]
     public: bool = False
     spec: dict[str, Any]
     revision: int | None = None
@@ -286,7 +320,7 @@ class CompareOut(_Out):
     params: dict[str, dict[str, Any]]
     differing_params: list[str]
     versions: dict[str, int]
-    version_diffs: dict[str, dict[str, Any]]
+    version_diffs: dict[str, SpecDiff]
     tasks: dict[str, dict[str, TaskTiming]]
     metrics: dict[str, dict[str, float | None]]
 
@@ -308,24 +342,6 @@ class AuditPage(_PageOut):
 
 class CsrfOut(_Out):
     csrf_token: str
-
-
-class WorkflowPatchIn(BaseModel):
-    """A JSON merge patch of a workflow document: only the fields to change; ``null`` removes a field."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = None
-    description: str | None = None
-    schedule: str | None = None
-    tags: list[str] | None = None
-    owner: str | None = None
-    params: dict[str, ParamSpec] | None = None
-    retries: int | None = None
-    retry_delay_seconds: int | None = None
-    execution_timeout_seconds: int | None = None
-    tasks: list[TaskSpec] | None = None
-    active: bool | None = None
-    revision: int | None = None
 
 
 class SaveAsTemplateIn(BaseModel):

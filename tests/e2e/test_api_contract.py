@@ -4,14 +4,18 @@ is refused with the field named and nothing written, and concurrent edits never 
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import schemathesis
+import yaml
 from api_client import API, Client, simple_workflow, unique
 from hypothesis import HealthCheck, Phase, given, settings
+from notify_sinks import HOOK_OK
 from schemathesis import GenerationMode
 
 pytestmark = pytest.mark.parametrize("e2e", ["sqlite"], indirect=True)
@@ -29,7 +33,7 @@ def plugin_db_counts(e2e) -> dict[str, int]:
     import sqlalchemy as sa
 
     engine = sa.create_engine(e2e.stack.env["AIRFLOW__MLOPS__SQL_ALCHEMY_CONN"])
-    tables = ("mlops_workflow", "mlops_task", "mlops_workflow_version", "mlops_template", "mlops_run")
+    tables = ("mlops_workflow", "mlops_workflow_version", "mlops_template", "mlops_run")
     with engine.connect() as conn:
         counts = {t: conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in tables}
     engine.dispose()
@@ -124,7 +128,8 @@ def test_bad_workflow_input_names_the_field_and_writes_nothing(e2e, admin, case)
         resp = admin.session.request(method, f"{e2e.stack.base_url}{API}{url}", timeout=30,
                                      data=payload if isinstance(payload, str) else None,
                                      json=None if isinstance(payload, str) else payload,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              **({"If-Match": f'"{existing["revision"]}"'} if method != "POST" else {})})
         assert resp.status_code == 400, (method, resp.text)
         problem = resp.json()
         assert any(e["path"] == path and message in e["message"] for e in problem["errors"]), (method, problem)
@@ -237,3 +242,174 @@ def test_list_filters_sorting_and_paging(e2e, admin):
     admin.ok("DELETE", f"/workflows/{made[0]['id']}")
     assert admin.ok("GET", f"/workflows?q={prefix}")["total"] == 2
     assert admin.ok("GET", f"/workflows?q={prefix}&include_archived=true")["total"] == 3
+
+
+# -- every operation of the served document, called for real and checked against it ---------------------------
+DOC_URI = "urn:mlops-openapi"
+METHODS = {"get", "put", "post", "patch", "delete"}
+
+
+def _pointer(*parts: str) -> str:
+    return "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+class Contract:
+    """Real requests checked against the served OpenAPI document: path, query and header parameters and the body
+    against what the operation documents, the response against the schema documented for its status and media
+    type. Records which operations were exercised, so a new operation without a test here fails."""
+
+    def __init__(self, client: Client, document: dict[str, Any]):
+        from jsonschema import Draft202012Validator
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
+
+        self.client, self.document, self.validator = client, document, Draft202012Validator
+        self.registry = Registry().with_resource(DOC_URI, Resource.from_contents(document, default_specification=DRAFT202012))
+        self.exercised: set[tuple[str, str]] = set()
+
+    def documented(self) -> set[tuple[str, str]]:
+        return {(m.upper(), p) for p, ops in self.document["paths"].items() for m in ops if m in METHODS}
+
+    def errors(self, instance: Any, *where: Any) -> list[str]:
+        validator = self.validator({"$ref": f"{DOC_URI}#/{_pointer(*where)}"}, registry=self.registry,
+                                   format_checker=self.validator.FORMAT_CHECKER)
+        return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(instance)]
+
+    def check(self, instance: Any, *where: Any) -> None:
+        errors = self.errors(instance, *where)
+        assert not errors, f"{'/'.join(map(str, where))}: {errors[:5]}"
+
+    def call(self, method: str, template: str, body: Any = None, *, status: int, query: dict[str, Any] | None = None,
+             headers: dict[str, str] | None = None, raw: str | None = None, media: str = "application/json",
+             valid: bool = True, **path: str) -> Any:
+        """One request; ``valid=False`` sends a body the document must refuse (and so must the server)."""
+        here: tuple[Any, ...] = ("paths", template, method.lower())
+        operation = self.document["paths"][template][method.lower()]
+        params = {(p["in"], p["name"]): i for i, p in enumerate(operation.get("parameters", []))}
+        values = [("path", k, v) for k, v in path.items()] + [("query", k, v) for k, v in (query or {}).items()]
+        values += [("header", k, v) for k, v in (headers or {}).items()]
+        for where, name, value in values:
+            assert (where, name) in params, f"{method} {template}: {where} parameter {name!r} is not documented"
+            schema = operation["parameters"][params[(where, name)]]["schema"]
+            typed = int(value) if schema.get("type") == "integer" else value
+            self.check(typed, *here, "parameters", params[(where, name)], "schema")
+        assert {n for (w, n), i in params.items() if w == "path"} == set(path), f"{method} {template}: path parameters"
+        sent = raw if raw is not None else body
+        if sent is not None:
+            content = operation.get("requestBody", {}).get("content", {})
+            assert media in content, f"{method} {template}: no {media} request body documented"
+            errors = self.errors(sent, *here, "requestBody", "content", media, "schema")
+            assert (not errors) if valid else errors, f"{method} {template}: request {'refused' if valid else 'accepted'} " \
+                                                       f"by the document: {errors[:5] or sent}"
+        else:
+            assert not operation.get("requestBody", {}).get("required"), f"{method} {template} needs a body"
+        url = template.format(**path) + (f"?{urlencode(query)}" if query else "")
+        if raw is not None:
+            resp = self.client.session.request(method, f"{self.client.base_url}{API}{url}", data=raw.encode(),
+                                               headers={"Content-Type": media, **(headers or {})}, timeout=60)
+        else:
+            resp = self.client.call(method, url, body, headers=headers or {})
+        code = str(resp.status_code)
+        assert code in operation["responses"], f"{method} {url} -> undocumented {code}: {resp.text[:300]}"
+        content = operation["responses"][code].get("content")
+        if resp.content:
+            got = resp.headers.get("Content-Type", "").split(";")[0].strip()
+            assert content and got in content, f"{method} {url} -> {code} {got!r}: not a documented media type"
+            parsed = resp.json() if got.endswith("json") else yaml.safe_load(resp.text)
+            self.check(parsed, *here, "responses", code, "content", got, "schema")
+        else:
+            assert not content, f"{method} {url} -> {code} without the documented body"
+        assert resp.status_code == status, f"{method} {url} -> {code}, expected {status}: {resp.text[:300]}"
+        self.exercised.add((method, template))
+        return resp
+
+
+def test_every_operation_is_exercised_and_keeps_its_documented_contract(e2e, admin):
+    """Each operation of the served document, with real requests and responses checked against it; PATCH and PUT
+    take what clients really send (notifications, a version message, a GET document sent back)."""
+    api = Contract(admin, admin.ok("GET", "/openapi.json"))
+    W, T = "/workflows/{workflow_id}", "/templates/{template_id}"
+    api.call("GET", "/openapi.json", status=200)
+    api.call("GET", "/csrf-token", status=200)
+    name = unique("contract")
+    api.call("POST", "/validate", simple_workflow(name), status=200)
+    created = api.call("POST", "/workflows", {**simple_workflow(name), "message": "first"}, status=201)
+    wid = created.json()["id"]
+    e2e.api.wait_dag(name)
+    run_a = api.call("POST", "/jobs/trigger/{workflow_id}", {"params": {"n": 2}, "description": "contract"}, status=201,
+                     workflow_id=wid).json()
+
+    # PUT: the GET document sent back whole, read-only fields included; PATCH: notifications and a version message.
+    current = api.call("GET", W, status=200, workflow_id=wid)
+    replaced = api.call("PUT", W, {**current.json(), "description": "replaced"}, status=200,
+                        headers={"If-Match": current.headers["ETag"]}, workflow_id=wid)
+    patch = {"description": "patched", "message": "patched by the contract test",
+             "notifications": {"on_retry": [{"type": "slack_webhook", "connection_id": HOOK_OK}]}}
+    api.call("PATCH", W, {"retries": "three"}, status=400, headers={"If-Match": replaced.headers["ETag"]}, valid=False,
+             workflow_id=wid)
+    patched = api.call("PATCH", W, patch, status=200, headers={"If-Match": replaced.headers["ETag"]}, workflow_id=wid)
+    assert patched.json()["notifications"]["on_retry"][0]["connection_id"] == HOOK_OK
+    api.call("GET", W, status=404, workflow_id=str(uuid.uuid4()))
+    api.call("GET", "/workflows", status=200, query={"q": name, "limit": 10})
+    api.call("GET", "/notifications/defaults", status=200)
+    tested = api.call("POST", W + "/notifications/test", {"event": "on_retry"}, status=200, workflow_id=wid).json()
+    assert [r["ok"] for r in tested["results"]] == [True]
+
+    # Versions: v1 created (run A), v2 put, v3 patched (run B), v4 snapshot, v5 restored from v1.
+    e2e.wait_dag_version(name, 3)
+    run_b = api.call("POST", "/jobs/{run_id}/rerun", {"params": {"n": 3}}, status=201, run_id=run_a["id"]).json()
+    versions = api.call("GET", W + "/versions", status=200, query={"limit": 10}, workflow_id=wid).json()
+    assert versions["items"][0]["message"] == patch["message"]
+    api.call("POST", W + "/versions", {"description": "snapshot"}, status=201, workflow_id=wid)
+    v1 = api.call("GET", W + "/versions/{number}", status=200, workflow_id=wid, number="1").json()
+    diff = api.call("GET", W + "/diff", status=200, query={"from": 2, "to": 3}, workflow_id=wid).json()
+    assert {c["field"] for c in diff["settings"]} == {"description", "notifications"}
+    api.call("POST", "/versions/{version_id}/restore", status=200, version_id=v1["id"])
+    api.call("DELETE", W + "/versions/{number}", status=204, workflow_id=wid, number="2")
+
+    # Runs and presets.
+    api.call("GET", "/jobs", status=200, query={"workflow_id": wid})
+    api.call("GET", "/jobs/{run_id}", status=200, run_id=run_b["id"])
+    compared = api.call("GET", "/jobs/compare", status=200, query={"ids": f"{run_a['id']},{run_b['id']}"}).json()
+    assert compared["version_diffs"]["v1->v3"]["identical"] is False
+    api.call("POST", W + "/presets", {"name": "fast", "params": {"n": 3}}, status=201, workflow_id=wid)
+    api.call("GET", W + "/presets", status=200, workflow_id=wid)
+    api.call("DELETE", W + "/presets/{preset_name}", status=204, workflow_id=wid, preset_name="fast")
+
+    # Clones: diff with the origin, archive, purge.
+    clone = api.call("POST", W + "/clone", {"name": unique("contract_clone")}, status=201, workflow_id=wid)
+    clone_id = clone.json()["id"]
+    api.call("GET", W + "/origin-diff", status=200, workflow_id=clone_id)
+    api.call("DELETE", W, status=200, headers={"If-Match": clone.headers["ETag"]}, workflow_id=clone_id)
+    api.call("POST", W + "/purge", status=204, workflow_id=clone_id)
+
+    # Templates.
+    template_doc = {"name": unique("contract_tpl"), "description": "d", "category": "ml_training", "public": False,
+                    "spec": {"params": {"n": {"type": "integer", "default": 1}}, "tasks": [{"name": "a", "code": "return 1"}]}}
+    template = api.call("POST", "/templates", template_doc, status=201)
+    tid = template.json()["id"]
+    api.call("GET", "/templates", status=200, query={"q": template_doc["name"], "category": "ml_training"})
+    api.call("GET", T, status=200, template_id=tid)
+    api.call("PUT", T, {**template_doc, "description": "changed", "revision": template.json()["revision"]}, status=200,
+             headers={"If-Match": template.headers["ETag"]}, template_id=tid)
+    api.call("POST", T + "/instantiate", {"workflow_name": unique("contract_inst"), "params": {"n": 2}}, status=201,
+             template_id=tid)
+    api.call("GET", T + "/workflows", status=200, template_id=tid)
+    saved = api.call("POST", W + "/save-as-template", {"name": unique("contract_saved")}, status=201, workflow_id=wid)
+    api.call("DELETE", T, status=204, headers={"If-Match": saved.headers["ETag"]}, template_id=saved.json()["id"])
+
+    # Files: export as JSON and YAML, import both (under new names).
+    exported = api.call("GET", W + "/export", status=200, workflow_id=wid).json()
+    exported["spec"]["name"] = unique("contract_imported")
+    api.call("POST", "/import", exported, status=201)
+    exported_template = yaml.safe_load(api.call("GET", T + "/export", status=200, query={"format": "yaml"},
+                                                template_id=tid).text)
+    exported_template["name"] = unique("contract_tpl_imported")
+    api.call("POST", "/import", raw=yaml.safe_dump(exported_template), media="application/yaml", status=201)
+
+    api.call("GET", "/audit", status=200, query={"object_id": wid, "limit": 5})
+    final = admin.call("GET", W.format(workflow_id=wid))
+    api.call("DELETE", W, status=200, headers={"If-Match": final.headers["ETag"]}, workflow_id=wid)
+
+    missing = api.documented() - api.exercised
+    assert not missing, f"operations of the document this test never called: {sorted(missing)}"

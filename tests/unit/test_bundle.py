@@ -35,8 +35,9 @@ def versioned(url: str, name: str, tasks: list[str]) -> dict:
 
 def add_version(url: str, workflow_id: str, spec: dict) -> int:
     """A new current version of an existing workflow, at the next store revision; returns that revision."""
-    from airflow_mlops.models import WorkflowVersion
     from test_store_and_build import next_revision
+
+    from airflow_mlops.models import WorkflowVersion
 
     with Session(create_engine(url)) as session, session.begin():
         workflow = session.get(Workflow, workflow_id)
