@@ -132,6 +132,13 @@ OPTIONS: tuple[Option, ...] = (
         "(only for an internal network). Prefer ``AIRFLOW__MLOPS__METRICS_TOKEN_SECRET`` or a secrets backend.",
     ),
     Option(
+        "require_review", "False",
+        "Publishing a draft needs another user's approval: a user without ``can_edit`` on \"MLOps Reviews\" "
+        "(granted to Op and Admin) asks for a review, a reviewer approves or rejects it with a comment, and "
+        "only an approved draft is published. Reviewers publish their own drafts directly.",
+        "True", type="boolean",
+    ),
+    Option(
         "db_connect_timeout", "10",
         "Seconds the DAG loader waits for the plugin database before serving the cached specs.",
         type="integer",
@@ -147,8 +154,16 @@ def get(key: str) -> str:
     return conf.get("mlops", key, fallback=DEFAULTS[key])
 
 
+def _flag(key: str) -> bool:
+    return get(key).strip().lower() in ("true", "1", "yes", "on")
+
+
 def dag_access_control() -> bool:
-    return get("dag_access_control").strip().lower() in ("true", "1", "yes", "on")
+    return _flag("dag_access_control")
+
+
+def require_review() -> bool:
+    return _flag("require_review")
 
 
 def airflow_home() -> Path:

@@ -122,6 +122,32 @@ class WorkflowVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class Draft(Base):
+    """A workflow's unpublished next version: what the editor saves. Runs use the published version until the
+    draft is published (a normal new version, in one transaction); a review may be required first."""
+
+    __tablename__ = "mlops_draft"
+
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("mlops_workflow.id", ondelete="CASCADE"), primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The published version the draft was started from: publishing over a newer one would undo its changes.
+    base_version: Mapped[int] = mapped_column(Integer)
+    # Optimistic concurrency, as on workflows: every change compares and swaps it.
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(String(250))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(250))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # "none", "requested", "approved" or "rejected"; any change of the spec starts over at "none".
+    review_state: Mapped[str] = mapped_column(String(16), default="none")
+    review_requested_by: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    review_comment: Mapped[str] = mapped_column(Text, default="")
+
+    __mapper_args__ = {"version_id_col": revision}
+
+
 class StoreRevision(Base):
     """One row: the store's revision, bumped in the same transaction as every version write.
 

@@ -17,6 +17,8 @@ RESOURCE_AUDIT = "MLOps Audit Log"
 # can_delete on "MLOps All Workflows" allows purging archived workflows and deleting unused versions (Admin).
 RESOURCE_ALL_WORKFLOWS = "MLOps All Workflows"
 RESOURCE_PUBLIC_TEMPLATES = "MLOps Public Templates"
+# can_edit: approve or reject other users' drafts, and publish one's own without a review ([mlops] require_review).
+RESOURCE_REVIEWS = "MLOps Reviews"
 RESOURCES = (RESOURCE_WORKFLOWS, RESOURCE_TEMPLATES, RESOURCE_RUNS, RESOURCE_AUDIT)
 
 READ, CREATE, EDIT, DELETE = "can_read", "can_create", "can_edit", "can_delete"
@@ -29,9 +31,10 @@ _VIEWER = [(READ, RESOURCE_WORKFLOWS), (READ, RESOURCE_TEMPLATES), (READ, RESOUR
 _USER = _VIEWER + [(CREATE, RESOURCE_WORKFLOWS), (EDIT, RESOURCE_WORKFLOWS), (DELETE, RESOURCE_WORKFLOWS),
                    (CREATE, RESOURCE_RUNS), (CREATE, RESOURCE_TEMPLATES), (EDIT, RESOURCE_TEMPLATES),
                    (DELETE, RESOURCE_TEMPLATES)]
-_OP = _USER + [(EDIT, RESOURCE_ALL_WORKFLOWS)]
+_OP = _USER + [(EDIT, RESOURCE_ALL_WORKFLOWS), (EDIT, RESOURCE_REVIEWS)]
 _ADMIN = [(action, resource) for resource in RESOURCES for action in ALL_ACTIONS] + [
-    (EDIT, RESOURCE_ALL_WORKFLOWS), (DELETE, RESOURCE_ALL_WORKFLOWS), (EDIT, RESOURCE_PUBLIC_TEMPLATES)]
+    (EDIT, RESOURCE_ALL_WORKFLOWS), (DELETE, RESOURCE_ALL_WORKFLOWS), (EDIT, RESOURCE_PUBLIC_TEMPLATES),
+    (EDIT, RESOURCE_REVIEWS)]
 
 ROLE_GRANTS: dict[str, list[tuple[str, str]]] = {"Viewer": _VIEWER, "User": _USER, "Op": _OP, "Admin": _ADMIN}
 

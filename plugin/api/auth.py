@@ -50,6 +50,7 @@ class Caller:
             manage_all_workflows=self.may(security.EDIT, security.RESOURCE_ALL_WORKFLOWS),
             manage_public_templates=self.may(security.EDIT, security.RESOURCE_PUBLIC_TEMPLATES),
             purge_history=self.may(security.DELETE, security.RESOURCE_ALL_WORKFLOWS),
+            review_drafts=self.may(security.EDIT, security.RESOURCE_REVIEWS),
         )
 
 

@@ -34,6 +34,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     content: dict[str, Any] | None = None  # explicit response media types (e.g. JSON or YAML)
     body_content: dict[str, Any] | None = None  # explicit request media types
+    conditional: bool = False  # takes If-Match: the revision the change is based on
 
 
 class Api:
@@ -46,7 +47,11 @@ class Api:
     def route(self, method: str, path: str, *, summary: str, tag: str, permission: tuple[str, str] | None,
               body: type[BaseModel] | None = None, response: type[BaseModel] | None = None, status: int = 200,
               query: list[dict[str, Any]] | None = None, errors: tuple[int, ...] = (),
-              content: dict[str, Any] | None = None, body_content: dict[str, Any] | None = None) -> Callable:
+              content: dict[str, Any] | None = None, body_content: dict[str, Any] | None = None,
+              conditional: bool | None = None) -> Callable:
+        """``conditional``: the operation reads If-Match (default: PUT, PATCH and DELETE of one object)."""
+        if conditional is None:
+            conditional = method in ("PUT", "PATCH", "DELETE") and "{" in path
         rule = re.sub(r"\{(\w+)\}", lambda m: f"<int:{m.group(1)}>" if m.group(1) == "number" else f"<{m.group(1)}>", path)
 
         def register(view: Callable) -> Callable:
@@ -56,7 +61,7 @@ class Api:
             guarded = require(*permission)(handler) if permission else handler
             self.blueprint.add_url_rule(rule, endpoint=view.__name__, view_func=guarded, methods=[method])
             self.operations.append(Operation(method, path, summary, tag, permission, body, response, status,
-                                             query or [], errors, content, body_content))
+                                             query or [], errors, content, body_content, conditional))
             return guarded
 
         return register
@@ -91,7 +96,7 @@ class Api:
         parameters = [{"name": name, "in": "path", "required": True, "schema": _path_schema(name)}
                       for name in re.findall(r"\{(\w+)\}", op.path)]
         parameters += op.query
-        if op.method in ("PUT", "PATCH", "DELETE") and "{" in op.path:
+        if op.conditional:
             parameters.append({"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
                                "description": "ETag of the revision the change is based on; stale -> 409"})
         problem = {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}

@@ -6,7 +6,14 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from airflow_mlops.services.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
+from airflow_mlops.services.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionRequired,
+    ServiceError,
+)
 from airflow_mlops_dag_factory.errors import FieldError
 
 PROBLEM_MIMETYPE = "application/problem+json"
@@ -35,5 +42,5 @@ def problem(status: int, detail: str, errors: list[FieldError] | None = None, **
 def from_service_error(exc: ServiceError) -> Response:
     if isinstance(exc, InvalidInput):
         return problem(400, f"{len(exc.errors)} invalid field(s)", exc.errors)
-    status = {NotFound: 404, Conflict: 409, Forbidden: 403}.get(type(exc), 400)
+    status = {NotFound: 404, Conflict: 409, Forbidden: 403, PreconditionRequired: 428}.get(type(exc), 400)
     return problem(status, str(exc))

@@ -15,7 +15,7 @@ from airflow_mlops.api import inputs, schemas
 from airflow_mlops.api.auth import authenticated_caller, demand
 from airflow_mlops.api.openapi import Api, json_response, request_body, request_document
 from airflow_mlops.api.problems import ApiError, from_service_error, problem
-from airflow_mlops.services import audit, notifications, portable, runs, templates, workflows
+from airflow_mlops.services import audit, drafts, notifications, portable, runs, templates, workflows
 from airflow_mlops.services.errors import ServiceError
 from airflow_mlops_dag_factory.errors import FieldError
 from airflow_mlops_dag_factory.validate import validate_document
@@ -54,7 +54,7 @@ def _unexpected(exc: Exception) -> Response:
     return problem(500, "unexpected server error; it was logged")
 
 
-def _etag(record: workflows.WorkflowRecord | templates.TemplateRecord) -> dict[str, str]:
+def _etag(record: workflows.WorkflowRecord | templates.TemplateRecord | drafts.DraftRecord) -> dict[str, str]:
     return {"ETag": f'"{record.revision}"'}
 
 
@@ -197,6 +197,72 @@ def origin_diff(workflow_id: str) -> Response:
     return json_response(schemas.OriginDiffOut, workflows.diff_with_origin(workflow_id))
 
 
+# -- drafts ------------------------------------------------------------------------------------------
+DRAFT = "/workflows/{workflow_id}/draft"
+
+
+def _draft(record: drafts.DraftRecord) -> Response:
+    return json_response(schemas.DraftOut, record.to_dict(), headers=_etag(record))
+
+
+@api.route("GET", DRAFT, summary="The workflow's draft (its unpublished next version)", tag="drafts",
+           response=schemas.DraftOut, permission=(sec.READ, sec.RESOURCE_WORKFLOWS), errors=(404,))
+def get_draft(workflow_id: str) -> Response:
+    return _draft(drafts.get_draft(workflow_id))
+
+
+@api.route("PUT", DRAFT, summary="Create or replace the draft (validated like a save; runs keep the published version)",
+           tag="drafts", body=schemas.DraftIn, response=schemas.DraftOut,
+           permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404, 409, 428))
+def save_draft(workflow_id: str) -> Response:
+    document = request_document()
+    revision, rebase = document.pop("revision", None), bool(document.pop("rebase", False))
+    record = drafts.save_draft(workflow_id, document, authenticated_caller().actor(),
+                               expected_revision=inputs.expected_revision(revision), rebase=rebase)
+    return _draft(record)
+
+
+@api.route("DELETE", DRAFT, summary="Discard the draft", tag="drafts", status=204,
+           permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404, 409, 428))
+def discard_draft(workflow_id: str) -> Response:
+    drafts.discard_draft(workflow_id, authenticated_caller().actor(), expected_revision=inputs.expected_revision())
+    return Response(status=204)
+
+
+@api.route("GET", DRAFT + "/diff", summary="What publishing the draft would change", tag="drafts",
+           response=schemas.DraftDiffOut, permission=(sec.READ, sec.RESOURCE_WORKFLOWS), errors=(404,))
+def diff_draft(workflow_id: str) -> Response:
+    return json_response(schemas.DraftDiffOut, {**drafts.diff_draft(workflow_id), "workflow_id": workflow_id})
+
+
+@api.route("POST", DRAFT + "/publish", summary="Publish the draft as the new current version", tag="drafts", conditional=True,
+           body=schemas.PublishIn, response=schemas.WorkflowOut, permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS),
+           errors=(404, 409, 428))
+def publish_draft(workflow_id: str) -> Response:
+    body = request_body(schemas.PublishIn)
+    record = drafts.publish_draft(workflow_id, authenticated_caller().actor(), message=body.message,
+                                  expected_revision=inputs.expected_revision(body.revision))
+    return json_response(schemas.WorkflowOut, record.to_dict(), headers=_etag(record))
+
+
+@api.route("POST", DRAFT + "/review-request", summary="Ask a reviewer to approve the draft", tag="drafts", conditional=True,
+           body=schemas.ReviewRequestIn, response=schemas.DraftOut, permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS),
+           errors=(404, 409, 428))
+def request_review(workflow_id: str) -> Response:
+    body = request_body(schemas.ReviewRequestIn)
+    return _draft(drafts.request_review(workflow_id, authenticated_caller().actor(), comment=body.comment,
+                                        expected_revision=inputs.expected_revision(body.revision)))
+
+
+@api.route("POST", DRAFT + "/review", summary="Approve or reject another user's draft, with a comment", tag="drafts", conditional=True,
+           body=schemas.ReviewIn, response=schemas.DraftOut, permission=(sec.EDIT, sec.RESOURCE_REVIEWS),
+           errors=(404, 409, 428))
+def review_draft(workflow_id: str) -> Response:
+    body = request_body(schemas.ReviewIn)
+    return _draft(drafts.review_draft(workflow_id, authenticated_caller().actor(), body.decision, body.comment,
+                                      expected_revision=inputs.expected_revision(body.revision)))
+
+
 # -- versions ----------------------------------------------------------------------------------------
 @api.route("GET", "/workflows/{workflow_id}/versions", summary="List versions, newest first", tag="versions",
            response=schemas.VersionPage, permission=(sec.READ, sec.RESOURCE_WORKFLOWS), query=PAGING, errors=(404,))
@@ -247,7 +313,7 @@ def diff_versions(workflow_id: str) -> Response:
     return json_response(schemas.DiffOut, workflows.diff_versions(workflow_id, start, end))
 
 
-@api.route("POST", "/versions/{version_id}/restore", summary="Restore a version (saved as a new version)",
+@api.route("POST", "/versions/{version_id}/restore", summary="Restore a version (saved as a new version)", conditional=True,
            tag="versions", response=schemas.WorkflowOut, permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS),
            errors=(404, 409))
 def restore_version(version_id: str) -> Response:

@@ -223,6 +223,12 @@ class OriginDiffOut(SpecDiff):
     origin_version: int
 
 
+class DraftDiffOut(SpecDiff):
+    """The published version (old) against the draft (new)."""
+
+    workflow_id: str
+
+
 class TemplateIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(max_length=250)
@@ -277,6 +283,57 @@ class NotificationDefaultsOut(_Out):
     channels: list[ChannelSpec]
     connections: dict[str, str] = Field(description="connection used by each channel type that names none")
     timeout_seconds: int
+
+
+# -- drafts ------------------------------------------------------------------------------------------
+class DraftIn(WorkflowSpec):
+    """A draft as the editor saves it: the workflow document (validated like a save), the draft revision it
+    is based on when one exists (or If-Match), and ``rebase`` to move it onto the version published now."""
+
+    revision: int | None = None
+    rebase: bool = Field(False, description="base the draft on the currently published version")
+
+
+class DraftReviewOut(_Out):
+    required: bool = Field(description="[mlops] require_review: publishing by a non-reviewer needs an approval")
+    state: Literal["none", "requested", "approved", "rejected"]
+    requested_by: str | None
+    reviewed_by: str | None
+    reviewed_at: str | None
+    comment: str
+
+
+class DraftOut(_Out):
+    workflow_id: str
+    spec: dict[str, Any]
+    base_version: int = Field(description="the published version the draft was started from")
+    published_version: int
+    stale: bool = Field(description="another version was published since: rebase before publishing")
+    revision: int
+    created_by: str
+    created_at: str
+    updated_by: str
+    updated_at: str
+    review: DraftReviewOut
+
+
+class PublishIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    message: str = Field(default="", max_length=MAX_MESSAGE, description="version message")
+    revision: int | None = Field(None, description="the draft revision published (or If-Match)")
+
+
+class ReviewRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    comment: str = Field(default="", max_length=MAX_MESSAGE)
+    revision: int | None = Field(None, description="the draft revision to review (or If-Match)")
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    decision: Literal["approve", "reject"]
+    comment: str = Field(default="", max_length=MAX_MESSAGE)
+    revision: int | None = Field(None, description="the draft revision reviewed (or If-Match)")
 
 
 class RerunIn(BaseModel):

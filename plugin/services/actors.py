@@ -18,8 +18,10 @@ class Actor:
     manage_all_workflows: bool = False
     manage_public_templates: bool = False
     purge_history: bool = False
+    review_drafts: bool = False  # "MLOps Reviews" can_edit: approve others' drafts, publish without a review
 
     @classmethod
     def system(cls, name: str) -> Actor:
         """A trusted local caller (the CLI, the template loader): whoever can run it can already do anything."""
-        return cls(name, manage_all_workflows=True, manage_public_templates=True, purge_history=True)
+        return cls(name, manage_all_workflows=True, manage_public_templates=True, purge_history=True,
+                   review_drafts=True)

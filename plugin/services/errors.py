@@ -25,5 +25,9 @@ class Conflict(ServiceError):
     """409: a stale revision, or a name already taken."""
 
 
+class PreconditionRequired(ServiceError):
+    """428: a change of something that exists must say which revision of it it is based on."""
+
+
 class Forbidden(ServiceError):
     """403: the actor may not do this to this object (e.g. edit another user's workflow)."""

@@ -122,7 +122,7 @@ def create_workflow(
     session: Session | None = None, audit_action: str = "create",
 ) -> WorkflowRecord:
     """Create a workflow and its version 1. With ``session`` it joins the caller's transaction (no re-parse)."""
-    spec = _valid_spec(document)
+    spec = validate_spec(document)
     _check_dag_id_free(spec.name)
     if session is not None:
         return _insert(session, spec, actor, active, message, template_id, template_revision,
@@ -267,53 +267,77 @@ def update_workflow(
     active: bool | None = None, message: str = "", audit_action: str = "update",
 ) -> WorkflowRecord:
     """Replace the workflow's spec (and optionally its active flag); a no-op save writes nothing."""
-    spec = _valid_spec(document)
-    renamed_from = None
+    spec = validate_spec(document)
     try:
         with transaction() as session:
-            workflow = _load_for_change(session, workflow_id, actor, expected_revision)
-            current = _current_spec(session, workflow).spec
-            spec_changed = spec.to_dict() != current
-            active_changed = active is not None and active != workflow.active
-            if not spec_changed and not active_changed:
-                return _record(session, workflow)
-            if spec.name != workflow.name:
-                _check_name_free(session, spec.name)
-                _check_dag_id_free(spec.name)
-                renamed_from = workflow.name
-            details: dict[str, Any] = {}
-            previous = workflow.current_version
-            number = _next_version_number(session, workflow.id) if spec_changed else previous
-            # All column changes go in one UPDATE: its flush is the compare-and-swap on ``revision`` and, on
-            # PostgreSQL, takes the row lock, so a concurrent writer waits here and then fails.
-            workflow.updated_by, workflow.updated_at = actor.name, utcnow()
-            if active_changed:
-                workflow.active = bool(active)
-                details["active"] = workflow.active
-            if spec_changed:
-                workflow.name, workflow.description, workflow.owner = spec.name, spec.description, spec.owner
-                workflow.tags = list(spec.tags)
-                workflow.current_version = number
-            session.flush()
-            if spec_changed:
-                _add_version(session, workflow, spec, number, actor, message)
-                new = spec.to_dict()
-                details.update(from_version=previous, to_version=number,
-                               changed=sorted(k for k in new if new[k] != current.get(k)))
-            session.flush()
-            if message:
-                details["message"] = message
-            audit.record(session, actor.name, audit_action, OBJECT_TYPE, workflow.id, workflow.name, **details)
-            record = _record(session, workflow)
+            workflow = load_for_change(session, workflow_id, actor, expected_revision)
+            change = apply_spec(session, workflow, spec, actor, active=active, message=message,
+                                audit_action=audit_action)
     except StaleDataError as exc:
         raise Conflict(f"workflow {workflow_id} was changed by someone else; reload and try again") from exc
     except IntegrityError as exc:
         raise Conflict(f"workflow {workflow_id} was changed concurrently, or the name {spec.name!r} is taken") from exc
+    return tell_airflow(change)
+
+
+class SpecChange(NamedTuple):
+    """A committed change of a workflow, and what Airflow must hear of it once committed."""
+
+    record: WorkflowRecord
+    renamed_from: str | None = None
+    active_changed: bool = False
+    changed: bool = False
+
+
+def apply_spec(session: Session, workflow: Workflow, spec: WorkflowSpec, actor: Actor, *, active: bool | None = None,
+               message: str = "", audit_action: str = "update", **audit_details: Any) -> SpecChange:
+    """Make ``spec`` the workflow's current version inside the caller's transaction (a no-op writes nothing)."""
+    current = _current_spec(session, workflow).spec
+    spec_changed = spec.to_dict() != current
+    active_changed = active is not None and active != workflow.active
+    if not spec_changed and not active_changed:
+        return SpecChange(_record(session, workflow))
+    renamed_from = None
+    if spec.name != workflow.name:
+        _check_name_free(session, spec.name)
+        _check_dag_id_free(spec.name)
+        renamed_from = workflow.name
+    details: dict[str, Any] = dict(audit_details)
+    previous = workflow.current_version
+    number = _next_version_number(session, workflow.id) if spec_changed else previous
+    # All column changes go in one UPDATE: its flush is the compare-and-swap on ``revision`` and, on
+    # PostgreSQL, takes the row lock, so a concurrent writer waits here and then fails.
+    workflow.updated_by, workflow.updated_at = actor.name, utcnow()
     if active_changed:
+        workflow.active = bool(active)
+        details["active"] = workflow.active
+    if spec_changed:
+        workflow.name, workflow.description, workflow.owner = spec.name, spec.description, spec.owner
+        workflow.tags = list(spec.tags)
+        workflow.current_version = number
+    session.flush()
+    if spec_changed:
+        _add_version(session, workflow, spec, number, actor, message)
+        new = spec.to_dict()
+        details.update(from_version=previous, to_version=number,
+                       changed=sorted(k for k in new if new[k] != current.get(k)))
+    session.flush()
+    if message:
+        details["message"] = message
+    audit.record(session, actor.name, audit_action, OBJECT_TYPE, workflow.id, workflow.name, **details)
+    return SpecChange(_record(session, workflow), renamed_from, active_changed, True)
+
+
+def tell_airflow(change: SpecChange) -> WorkflowRecord:
+    """After the commit: pause or unpause, and ask for the parses the change needs."""
+    record = change.record
+    if not change.changed:
+        return record
+    if change.active_changed:
         airflow_dags.set_paused(record.name, paused=not record.active)
-    if renamed_from:
-        airflow_dags.set_paused(renamed_from, paused=True)
-        airflow_dags.request_reparse(renamed_from)  # its DAG leaves that shard's file
+    if change.renamed_from:
+        airflow_dags.set_paused(change.renamed_from, paused=True)
+        airflow_dags.request_reparse(change.renamed_from)  # its DAG leaves that shard's file
     airflow_dags.request_reparse(record.name)
     return record
 
@@ -327,8 +351,8 @@ def snapshot_version(workflow_id: str, actor: Actor, message: str) -> VersionRec
     """Record the current state as a new version on demand (e.g. "before the big refactor")."""
     try:
         with transaction() as session:
-            workflow = _load_for_change(session, workflow_id, actor, None)
-            spec = _valid_spec(_current_spec(session, workflow).spec)
+            workflow = load_for_change(session, workflow_id, actor, None)
+            spec = validate_spec(_current_spec(session, workflow).spec)
             number = _next_version_number(session, workflow.id)
             workflow.current_version, workflow.updated_by, workflow.updated_at = number, actor.name, utcnow()
             session.flush()
@@ -382,7 +406,7 @@ def delete_workflow(workflow_id: str, actor: Actor, *, expected_revision: int | 
     """Archive the workflow: its DAG goes away, its versions, runs and audit rows stay readable."""
     try:
         with transaction() as session:
-            workflow = _load_for_change(session, workflow_id, actor, expected_revision)
+            workflow = load_for_change(session, workflow_id, actor, expected_revision)
             workflow.archived_at = workflow.updated_at = utcnow()
             workflow.updated_by = actor.name
             session.flush()
@@ -452,7 +476,7 @@ def check_owner(created_by: str, actor: Actor, what: str) -> None:
         raise Forbidden(f"{what} belongs to {created_by!r}; only its owner, Op or Admin may change it")
 
 
-def _valid_spec(document: Any) -> WorkflowSpec:
+def validate_spec(document: Any) -> WorkflowSpec:
     spec, errors = validate_document(document)
     if spec is None:
         raise InvalidInput(errors)
@@ -470,7 +494,7 @@ def _check_name_free(session: Session, name: str) -> None:
         raise Conflict(f"a workflow named {name!r} already exists")
 
 
-def _load_for_change(session: Session, workflow_id: str, actor: Actor, expected_revision: int | None) -> Workflow:
+def load_for_change(session: Session, workflow_id: str, actor: Actor, expected_revision: int | None) -> Workflow:
     workflow = _load(session, workflow_id)
     check_owner(workflow.created_by, actor, f"workflow {workflow.name!r}")
     if expected_revision is not None and expected_revision != workflow.revision:

@@ -398,6 +398,21 @@ def test_every_operation_is_exercised_and_keeps_its_documented_contract(e2e, adm
     saved = api.call("POST", W + "/save-as-template", {"name": unique("contract_saved")}, status=201, workflow_id=wid)
     api.call("DELETE", T, status=204, headers={"If-Match": saved.headers["ETag"]}, template_id=saved.json()["id"])
 
+    # Drafts: save, read, diff, ask for a review (an author never reviews their own), publish; another discarded.
+    draft = api.call("PUT", W + "/draft", simple_workflow(name, "return 'draft'"), status=200, workflow_id=wid)
+    api.call("GET", W + "/draft", status=200, workflow_id=wid)
+    assert api.call("GET", W + "/draft/diff", status=200, workflow_id=wid).json()["identical"] is False
+    asked = api.call("POST", W + "/draft/review-request", {"comment": "please"}, status=200,
+                     headers={"If-Match": draft.headers["ETag"]}, workflow_id=wid)
+    api.call("POST", W + "/draft/review", {"decision": "approve", "comment": "mine"}, status=403,
+             headers={"If-Match": asked.headers["ETag"]}, workflow_id=wid)
+    published = api.call("POST", W + "/draft/publish", {"message": "from the draft"}, status=200,
+                         headers={"If-Match": asked.headers["ETag"]}, workflow_id=wid).json()
+    assert published["tasks"][0]["code"] == "return 'draft'"
+    again = api.call("PUT", W + "/draft", simple_workflow(name, "return 'again'"), status=200, workflow_id=wid)
+    api.call("DELETE", W + "/draft", status=428, workflow_id=wid)
+    api.call("DELETE", W + "/draft", status=204, headers={"If-Match": again.headers["ETag"]}, workflow_id=wid)
+
     # Files: export as JSON and YAML, import both (under new names).
     exported = api.call("GET", W + "/export", status=200, workflow_id=wid).json()
     exported["spec"]["name"] = unique("contract_imported")

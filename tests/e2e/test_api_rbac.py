@@ -40,6 +40,7 @@ class Op:
     success: int
     body: Callable[[Any], Any] | None = None
     owner_rule: str | None = None  # "workflow" (owner/Op/Admin) or "private_template" (owner/Admin, else 404)
+    headers: dict[str, str] | None = None
 
     @property
     def writes(self) -> bool:
@@ -47,6 +48,7 @@ class Op:
 
 
 WF, TPL, RUNS, AUDIT = sec.RESOURCE_WORKFLOWS, sec.RESOURCE_TEMPLATES, sec.RESOURCE_RUNS, sec.RESOURCE_AUDIT
+REVIEWS = sec.RESOURCE_REVIEWS
 R, C, E, D = sec.READ, sec.CREATE, sec.EDIT, sec.DELETE
 OPS = {
     "list workflows": Op("GET", lambda c: "/workflows", (R, WF), 200),
@@ -60,6 +62,18 @@ OPS = {
     "delete workflow": Op("DELETE", lambda c: f"/workflows/{c.fresh_workflow()}", (D, WF), 200, None, "workflow"),
     "clone workflow": Op("POST", lambda c: f"/workflows/{c.shared['id']}/clone", (C, WF), 201,
                          lambda c: {"name": unique("clone")}),
+    "get draft": Op("GET", lambda c: f"/workflows/{c.shared_draft}/draft", (R, WF), 200),
+    "draft diff": Op("GET", lambda c: f"/workflows/{c.shared_draft}/draft/diff", (R, WF), 200),
+    "save draft": Op("PUT", lambda c: f"/workflows/{c.fresh_workflow()}/draft", (E, WF), 200,
+                     lambda c: simple_workflow(c.last_name, "return 'draft'"), "workflow"),
+    "discard draft": Op("DELETE", lambda c: f"/workflows/{c.fresh_draft()}/draft", (E, WF), 204, None, "workflow",
+                        headers={"If-Match": '"1"'}),
+    "publish draft": Op("POST", lambda c: f"/workflows/{c.fresh_draft()}/draft/publish", (E, WF), 200,
+                        lambda c: {"message": "published", "revision": 1}, "workflow"),
+    "request review": Op("POST", lambda c: f"/workflows/{c.fresh_draft()}/draft/review-request", (E, WF), 200,
+                         lambda c: {"comment": "please", "revision": 1}, "workflow"),
+    "review draft": Op("POST", lambda c: f"/workflows/{c.fresh_review()}/draft/review", (E, REVIEWS), 200,
+                       lambda c: {"decision": "approve", "comment": "fine", "revision": 2}),
     "list versions": Op("GET", lambda c: f"/workflows/{c.shared['id']}/versions", (R, WF), 200),
     "snapshot version": Op("POST", lambda c: f"/workflows/{c.fresh_workflow()}/versions", (E, WF), 201,
                            lambda c: {"description": "snap"}, "workflow"),
@@ -121,6 +135,7 @@ class Context:
             "spec": {"params": {"n": {"type": "integer", "default": 1}}, "tasks": [{"name": "a", "code": "1"}]}})["id"]
         self.runs = [self._trigger() for _ in range(2)]
         self.shared_clone = owner.ok("POST", f"/workflows/{self.shared['id']}/clone", {"name": unique("clone")})["id"]
+        self.shared_draft = self.fresh_draft()
 
     def _trigger(self) -> str:
         deadline = time.monotonic() + 30
@@ -134,6 +149,18 @@ class Context:
     def fresh_workflow(self) -> str:
         self.last_name = unique("mine")
         return self.owner.ok("POST", "/workflows", simple_workflow(self.last_name))["id"]
+
+    def fresh_draft(self) -> str:
+        """A workflow of the owner's with a draft at revision 1."""
+        workflow_id = self.fresh_workflow()
+        self.owner.ok("PUT", f"/workflows/{workflow_id}/draft", simple_workflow(self.last_name, "return 'draft'"))
+        return workflow_id
+
+    def fresh_review(self) -> str:
+        """A workflow of the owner's whose draft awaits review (draft revision 2)."""
+        workflow_id = self.fresh_draft()
+        self.owner.ok("POST", f"/workflows/{workflow_id}/draft/review-request", {"revision": 1})
+        return workflow_id
 
     def fresh_version_parent(self) -> str:
         """A workflow with versions 1 and 2 (current)."""
@@ -203,7 +230,7 @@ def test_rbac_matrix(e2e, matrix_clients):
                     continue
                 path = op.path(ctx)
                 body = op.body(ctx) if op.body else None
-                resp = matrix_clients[(username, channel)].call(op.method, path, body)
+                resp = matrix_clients[(username, channel)].call(op.method, path, body, headers=op.headers or {})
                 calls += 1
                 want = expected(op, username, channel)
                 if resp.status_code != want:
