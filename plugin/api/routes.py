@@ -217,8 +217,10 @@ def get_draft(workflow_id: str) -> Response:
 def save_draft(workflow_id: str) -> Response:
     document = request_document()
     revision, rebase = document.pop("revision", None), bool(document.pop("rebase", False))
+    base_version = document.pop("base_version", None)
     record = drafts.save_draft(workflow_id, document, authenticated_caller().actor(),
-                               expected_revision=inputs.expected_revision(revision), rebase=rebase)
+                               expected_revision=inputs.expected_revision(revision), rebase=rebase,
+                               base_version=base_version)
     return _draft(record)
 
 

@@ -292,6 +292,8 @@ class DraftIn(WorkflowSpec):
 
     revision: int | None = None
     rebase: bool = Field(False, description="base the draft on the currently published version")
+    base_version: int | None = Field(None, description="creating a draft: the published version it was written "
+                                                       "against; refused (409) if another was published since")
 
 
 class DraftReviewOut(_Out):

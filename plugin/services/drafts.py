@@ -72,15 +72,20 @@ def diff_draft(workflow_id: str) -> dict[str, Any]:
 
 
 def save_draft(workflow_id: str, document: dict[str, Any], actor: Actor, *, expected_revision: int | None,
-               rebase: bool = False) -> DraftRecord:
-    """Create or replace the draft. Replacing needs the draft revision it was based on; ``rebase`` moves the
-    draft onto the version published now (after its author has looked at what changed there)."""
+               rebase: bool = False, base_version: int | None = None) -> DraftRecord:
+    """Create or replace the draft. Creating may name the published version it was written against
+    (``base_version``: refused if another was published since); replacing needs the draft revision it was
+    based on; ``rebase`` moves the draft onto the version published now (after its author has looked at what
+    changed there)."""
     spec = workflows.validate_spec(document)
     try:
         with transaction() as session:
             workflow = _workflow_for_change(session, workflow_id, actor)
             draft = session.get(Draft, workflow_id)
             if draft is None:
+                if base_version is not None and base_version != workflow.current_version:
+                    raise Conflict(f"version {workflow.current_version} of {workflow.name!r} was published after "
+                                   f"version {base_version} this draft was written against; reload it")
                 draft = Draft(workflow_id=workflow_id, spec=spec.to_dict(), base_version=workflow.current_version,
                               created_by=actor.name, updated_by=actor.name, review_comment="")
                 session.add(draft)

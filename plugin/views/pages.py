@@ -53,6 +53,7 @@ def permissions(caller: Caller) -> dict[str, bool]:
         "edit_workflows": may(sec.EDIT, sec.RESOURCE_WORKFLOWS),
         "delete_workflows": may(sec.DELETE, sec.RESOURCE_WORKFLOWS),
         "manage_all_workflows": may(sec.EDIT, sec.RESOURCE_ALL_WORKFLOWS),
+        "review_drafts": may(sec.EDIT, sec.RESOURCE_REVIEWS),
         "read_templates": may(sec.READ, sec.RESOURCE_TEMPLATES),
         "create_templates": may(sec.CREATE, sec.RESOURCE_TEMPLATES),
         "read_runs": may(sec.READ, sec.RESOURCE_RUNS),

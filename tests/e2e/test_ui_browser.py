@@ -1,9 +1,9 @@
 """The MLOps pages in a real browser (Debian's Chromium driven by Playwright) against the real api-server.
 
 What a user does: log in to Airflow, open MLOps from Airflow's navigation, instantiate a template, edit a
-task in the code editor, see a syntax error marked, fix it, save with Ctrl+S, find the version in the
-history and its diff, trigger with a changed parameter and a description, and watch the run reach success
-without reloading. Also: read-only pages for a Viewer, login for anonymous visitors, conflicts, the
+task in the code editor, see a syntax error marked, fix it, save the draft with Ctrl+S, publish it with a
+version message, find the version in the history and its diff, trigger with a changed parameter and a
+description, and watch the run reach success without reloading. Also: read-only pages for a Viewer, login for anonymous visitors, conflicts, the
 unsaved-changes guard, the live graph, dark mode following Airflow, escaping, and that no asset comes from
 outside the Airflow server. Every page is saved as a screenshot in light and dark under ``screenshots/``.
 """
@@ -196,12 +196,21 @@ def test_user_builds_edits_versions_and_runs_a_workflow(e2e, browser, site):
     leave.get_by_role("button", name="Cancel").click()
     expect(app.locator("h1")).to_have_text(name)
 
-    # Save with a version message and Ctrl+S.
-    app.get_by_label("Version message").fill("print from the browser")
+    # Ctrl+S saves a draft: runs keep version 1 until the draft is published, with a version message.
     app.locator("[data-task-button='train']").click()
     code.click()
     page.keyboard.press("Control+s")
+    expect(app.locator("#mlops-save-status")).to_have_text("Draft saved · not published")
+    expect(app.locator("#mlops-draft")).to_contain_text("Draft — not published")
+    published = site["admin"].ok("GET", f"/workflows?q={name}")["items"][0]
+    assert published["version"] == 1
+    assert site["admin"].ok("GET", f"/workflows/{published['id']}/draft")["base_version"] == 1
+    app.locator("#mlops-draft").get_by_role("button", name="Publish").click()
+    dialog = app.get_by_role("dialog", name="Publish the draft as version 2?")
+    dialog.get_by_label("Version message").fill("print from the browser")
+    dialog.get_by_role("button", name="Publish").click()
     expect(app.locator("#mlops-save-status")).to_have_text("Saved · v2")
+    expect(app.locator("#mlops-draft")).to_have_count(0)
     saved = site["admin"].ok("GET", f"/workflows?q={name}")["items"][0]
     train = next(t for t in saved["tasks"] if t["name"] == "train")
     assert train["code"].startswith('print("edited in the browser")\n') and saved["version"] == 2
@@ -308,11 +317,11 @@ def test_conflicting_save_is_explained_with_diff_and_reload(e2e, browser, site):
     page = s.open(f"/workflows/{wf['id']}")
     page.get_by_role("tab", name=re.compile("Settings")).click()
     page.get_by_label("Description").fill("my description")
-    # Meanwhile someone else saves.
+    # Meanwhile someone else publishes a version: the draft would start from it, so the page says so first.
     site["admin"].edit("PATCH", f"/workflows/{wf['id']}", {"description": "their description"})
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save draft").click()
     banner = page.locator("#mlops-conflict")
-    expect(banner).to_contain_text("Someone else saved this workflow")
+    expect(banner).to_contain_text("Someone else published version 2")
     banner.get_by_role("button", name="Show diff").click()
     dialog = page.get_by_role("dialog")
     expect(dialog.locator(".mlops-diff-t.del")).to_contain_text("their description")
@@ -321,6 +330,7 @@ def test_conflicting_save_is_explained_with_diff_and_reload(e2e, browser, site):
     banner.get_by_role("button", name="Reload (discard mine)").click()
     expect(page.get_by_label("Description")).to_have_value("their description")
     expect(page.locator("#mlops-save-status")).to_have_text("Saved · v2")
+    assert site["admin"].call("GET", f"/workflows/{wf['id']}/draft").status_code == 404
 
     # Restore v1 from the history, confirmed in the page (confirm() does nothing in Airflow's iframe).
     page.get_by_role("link", name="Versions").click()

@@ -140,3 +140,12 @@ def test_a_reviewer_neither_reviews_their_own_draft_nor_needs_a_review(workflow,
     with pytest.raises(Forbidden, match="other than its author"):
         drafts.review_draft(workflow.id, OLGA, "approve", "me", expected_revision=requested.revision)
     assert drafts.publish_draft(workflow.id, OLGA, expected_revision=requested.revision).version == 2
+
+
+def test_a_first_draft_written_against_an_older_version_is_refused(workflow):
+    workflows.update_workflow(workflow.id, with_code("return a + 1"), OLGA)  # version 2 is published meanwhile
+    with pytest.raises(Conflict, match="published after version 1"):
+        drafts.save_draft(workflow.id, with_code("return a * 2"), ALICE, expected_revision=None, base_version=1)
+    assert rows(Draft) == 0
+    assert drafts.save_draft(workflow.id, with_code("return a * 2"), ALICE, expected_revision=None,
+                             base_version=2).base_version == 2

@@ -42,7 +42,8 @@ export const api = {
   postIfMatch: (path, revision) => send("POST", path, {}, false, { "If-Match": `"${revision}"` }),
   put: (path, body) => send("PUT", path, body),
   patch: (path, body) => send("PATCH", path, body),
-  del: (path) => send("DELETE", path),
+  /** With a revision: deleted only if it is still the one the caller saw (If-Match). */
+  del: (path, revision) => send("DELETE", path, undefined, false, revision === undefined ? undefined : { "If-Match": `"${revision}"` }),
 };
 
 export function query(params) {

@@ -22,7 +22,7 @@ export const SHORTCUTS = [
   ["/", "Focus the search field"],
   ["n", "New workflow (workflows page)"],
   ["t", "Trigger (runs page of a workflow)"],
-  ["Ctrl/⌘ + S", "Save (editor)"],
+  ["Ctrl/⌘ + S", "Save (editor: the draft of an existing workflow)"],
   ["Esc", "Close a dialog"],
 ];
 const GOTO = { w: "/", t: "/templates", r: "/runs", a: "/audit" };

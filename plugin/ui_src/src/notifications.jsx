@@ -192,7 +192,7 @@ function ChannelRow({ event, eventLabel: label, index, channel, errors, readOnly
 }
 
 /** Send a test message through the SAVED version's channels for an event, and show each channel's answer. */
-export function TestNotification({ workflow, dirty, defaults }) {
+export function TestNotification({ workflow, dirty, draft, defaults }) {
   const [event, setEvent] = useState("on_failure");
   const [busy, setBusy] = useState(false);
   const [outcome, setOutcome] = useState(null);   // { version, event, results }
@@ -203,10 +203,12 @@ export function TestNotification({ workflow, dirty, defaults }) {
   // Known to have nothing to send to (without the defaults' answer, let the server decide).
   const none = own === 0 && (!saved.use_defaults || (defaults && fromDefaults === 0));
   const total = own + fromDefaults;
-  const hint = dirty ? "Save first: the test uses the saved version."
-    : none ? `The saved version has no channels for ${eventLabel(event).toLowerCase()}.`
-    : defaults ? `Sends a test message through the ${total} channel${total === 1 ? "" : "s"} of saved version ${workflow.version}.`
-    : `Sends a test message through the channels of saved version ${workflow.version}.`;
+  // A draft's channels are not tested: the test uses the published version.
+  const which = draft ? `published version ${workflow.version} (not the draft)` : `saved version ${workflow.version}`;
+  const hint = dirty ? "Save first, then publish: the test uses the published version."
+    : none ? `The ${draft ? "published" : "saved"} version has no channels for ${eventLabel(event).toLowerCase()}.`
+    : defaults ? `Sends a test message through the ${total} channel${total === 1 ? "" : "s"} of ${which}.`
+    : `Sends a test message through the channels of ${which}.`;
 
   const send = async () => {
     setBusy(true); setError(null); setOutcome(null);

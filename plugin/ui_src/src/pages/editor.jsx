@@ -1,15 +1,16 @@
 // The workflow editor: settings, typed parameters, tasks (Python code in a code editor, or a Docker container's
-// settings), a live task graph,
-// validation shown at the field as you type, save with a version message (Ctrl/Cmd+S), a guard against
-// leaving with unsaved changes, and a conflict (409) explained with reload / diff / keep mine.
+// settings), a live task graph, validation shown at the field as you type, a guard against leaving with unsaved
+// changes, and a conflict (409) explained with reload / diff / keep mine.
+// A new workflow is created as version 1. For an existing one, Save (Ctrl/Cmd+S) saves its draft: runs keep the
+// published version until the draft is published (with a version message, after a review if required) or discarded.
 import { h, Fragment } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, enc } from "../api.js";
 import { boot, perms, mayEdit, pageUrl } from "../boot.js";
-import { Layout, Link, go, leaveGuard, Field, ErrorBanner, Confirm, Dialog, useToast, Toast, useLoad, errorsAt, firstMessage } from "../ui.jsx";
+import { Layout, Link, go, leaveGuard, Field, ErrorBanner, Confirm, Dialog, useToast, Toast, useLoad, errorsAt, firstMessage, fmtTime } from "../ui.jsx";
 import { CodeEditor } from "../code_editor.jsx";
 import { TaskGraph, cycleEdges } from "../graph.jsx";
-import { SideBySideDiff, specOutline } from "../diffview.jsx";
+import { SideBySideDiff, StructuredDiff, specOutline } from "../diffview.jsx";
 import { TriggerDialog } from "./trigger.jsx";
 import { CloneDialog } from "./workflows.jsx";
 import { NotificationsEditor, TestNotification, normalizeNotifications, channelCount } from "../notifications.jsx";
@@ -64,6 +65,16 @@ export function draftErrors(draft) {
   return draft.tasks.flatMap((t, i) => (t.type === "docker" ? dockerDraftErrors(t.docker, `tasks[${i}].docker`) : []));
 }
 
+/** The workflow's draft, or null when it has none. */
+function getDraft(id) {
+  return api.get(`/workflows/${enc(id)}/draft`).catch((e) => { if (e.status === 404) return null; throw e; });
+}
+
+/** Only the spec of a workflow as GET returns it (no id, revision, ...): what a diff shows. */
+function specOf(w) {
+  return Object.fromEntries(SPEC_FIELDS.filter((k) => k in w).map((k) => [k, w[k]]));
+}
+
 function cleanParam(p) {
   const out = { ...p };
   for (const k of ["minimum", "maximum", "enum", "items"]) if (out[k] === null || out[k] === undefined || out[k] === "") delete out[k];
@@ -72,12 +83,13 @@ function cleanParam(p) {
 
 export function EditorPage() {
   const id = boot.ids.workflow_id;
-  const [wf, setWf] = useState(null);            // the saved workflow (server state)
+  const [wf, setWf] = useState(null);            // the published workflow (server state)
+  const [savedDraft, setSavedDraft] = useState(null);  // its draft as saved (GET .../draft); null: none
   const [draft, setDraft] = useState(id ? null : newDraft());
   const [serverErrors, setErrors] = useState([]);
   const [loadError, setLoadError] = useState(null);
   const [saveError, setSaveError] = useState(null);
-  const [conflict, setConflict] = useState(null); // the newer server version after a 409
+  const [conflict, setConflict] = useState(null); // what someone else saved meanwhile: { spec, label, what, draftRevision }
   const [message, setMessage] = useState("");
   const [saving, setSaving] = useState(false);
   const [tab, setTab] = useState("tasks");
@@ -90,12 +102,17 @@ export function EditorPage() {
   const saved = useRef(id ? null : fingerprint(newDraft()));
   const readOnly = id ? !(wf && mayEdit(wf)) : !perms.create_workflows;
 
+  const base = `/workflows/${enc(id)}`;
+  /** Show the published workflow and its draft: the form holds the draft when there is one. */
+  const show = (w, sd) => {
+    const d = toDraft(sd ? sd.spec : w);
+    setWf(w); setSavedDraft(sd); setDraft(d); setErrors(sd ? [] : w.errors || []); saved.current = fingerprint(d);
+    setGeneration((g) => g + 1); setConflict(null); setSaveError(null);
+  };
   const load = async () => {
     try {
-      const w = await api.get(`/workflows/${enc(id)}`);
-      const d = toDraft(w);
-      setWf(w); setDraft(d); setErrors(w.errors || []); saved.current = fingerprint(d); setGeneration((g) => g + 1);
-      setConflict(null); setSaveError(null);
+      const [w, sd] = await Promise.all([api.get(base), getDraft(id)]);
+      show(w, sd);
     } catch (e) { setLoadError(e); }
   };
   useEffect(() => { if (id) load(); }, [id]);
@@ -129,37 +146,59 @@ export function EditorPage() {
     return () => { window.removeEventListener("beforeunload", onBefore); leaveGuard.current = null; };
   }, [dirty]);
 
-  const save = async (overwrite) => {
+  /** Create the workflow, or save its draft. ``force``: over what someone else saved (the conflict banner). */
+  const save = async ({ force, rebase } = {}) => {
     if (readOnly || saving || !draft) return;
     if (localErrors.length) {
       setSaveError({ message: "Not saved: fix the problems marked in the form first.", errors: localErrors });
       return;
     }
     setSaving(true); setSaveError(null);
-    const doc = { ...toDocument(draft), message: message.trim() || undefined };
+    const doc = toDocument(draft);
     try {
-      let result;
-      if (id) {
-        const revision = overwrite ? overwrite.revision : wf.revision;
-        result = await api.put(`/workflows/${enc(id)}`, { ...doc, revision, active: wf.active });
-      } else {
-        result = await api.post("/workflows", doc);
+      if (!id) {
+        const result = await api.post("/workflows", { ...doc, message: message.trim() || undefined });
+        saved.current = fingerprint(toDraft(result)); leaveGuard.current = null;
+        window.location.replace(pageUrl(`/workflows/${enc(result.id)}`));
+        return;
       }
-      const d = toDraft(result);
+      // A first draft starts from the version published now: if that is not the one this page shows, say so.
+      const now = savedDraft || force ? wf : await api.get(base);
+      if (now.version !== wf.version) {
+        setConflict({ spec: now, label: `v${now.version}`, what: `published version ${now.version} (by ${now.updated_by})` });
+        return;
+      }
+      const revision = force ? conflict && conflict.draftRevision : savedDraft && savedDraft.revision;
+      const result = await api.put(`${base}/draft`, { ...doc, revision: revision || undefined, rebase: rebase || undefined,
+                                                       base_version: savedDraft ? undefined : wf.version });
+      const d = toDraft(result.spec);
       saved.current = fingerprint(d);
-      setErrors(result.errors || []); setConflict(null); setMessage("");
-      if (!id) { leaveGuard.current = null; window.location.replace(pageUrl(`/workflows/${enc(result.id)}`)); return; }
-      const sameVersion = wf && result.version === wf.version;
-      setWf(result); setDraft(d);
-      showToast(sameVersion ? "No changes to save" : `Saved version ${result.version}`);
+      setSavedDraft(result); setDraft(d); setErrors([]); setConflict(null);
+      if (result.published_version !== wf.version) setWf(await api.get(base));
+      showToast(rebase ? `Draft rebased on version ${result.base_version}` : "Draft saved (not published)");
     } catch (e) {
-      if (e.status === 409 && id) {
-        try { setConflict(await api.get(`/workflows/${enc(id)}`)); } catch (e2) { setSaveError(e); }
+      const sd = id && (e.status === 409 || e.status === 428) ? await getDraft(id).catch(() => null) : null;
+      if (sd) {  // someone else saved the draft meanwhile
+        setConflict({ spec: sd.spec, label: "their draft", what: `saved this workflow's draft (by ${sd.updated_by})`, draftRevision: sd.revision });
       } else {
         if (e.errors && e.errors.length) setErrors(e.errors);
         setSaveError(e);
       }
     } finally { setSaving(false); }
+  };
+  // The saved draft's actions. Publishing answers with the new version; the review calls with the draft as it is now.
+  const closeDialog = () => setDialog(null);
+  const publish = async (text) => {
+    const result = await api.post(`${base}/draft/publish`, { message: text.trim(), revision: savedDraft.revision });
+    show(result, null); setDialog(null); showToast(`Published version ${result.version}`);
+  };
+  const discard = async () => {
+    setDialog(null);
+    try { await api.del(`${base}/draft`, savedDraft.revision); await load(); showToast("Draft discarded"); } catch (e) { setSaveError(e); }
+  };
+  const review = (action, body) => async (text) => {
+    setSavedDraft(await api.post(`${base}/draft/${action}`, { ...body, comment: text.trim(), revision: savedDraft.revision }));
+    setDialog(null);
   };
   const saveRef = useRef(save);
   saveRef.current = save;
@@ -210,8 +249,8 @@ export function EditorPage() {
       {id && <Link class="button" href={`/workflows/${enc(id)}/versions`}>Versions</Link>}
       {id && <Link class="button" href={`/workflows/${enc(id)}/runs`}>Runs</Link>}
       {id && perms.create_workflows && <button type="button" onClick={() => setDialog({ kind: "clone" })}>Clone</button>}
-      {id && perms.trigger_runs && <button type="button" disabled={dirty} title={dirty ? "Save first" : "Trigger a run"}
-                                           onClick={() => setDialog({ kind: "trigger" })}>Trigger</button>}
+      {id && perms.trigger_runs && <button type="button" onClick={() => setDialog({ kind: "trigger" })}
+                                           title={savedDraft || dirty ? `Runs published version ${wf && wf.version}, not the draft` : "Trigger a run"}>Trigger</button>}
     </Fragment>
   );
   const crumbs = <Fragment><Link href="/">Workflows</Link> / {title}</Fragment>;
@@ -221,23 +260,26 @@ export function EditorPage() {
       {readOnly && <div class="mlops-banner info" role="note">Read-only: {perms.edit_workflows ? `this workflow belongs to ${wf && wf.created_by}.` : "your role may view workflows but not change them."}</div>}
       {conflict && (
         <div class="mlops-banner warning" role="alert" id="mlops-conflict">
-          <span><b>Someone else saved this workflow</b> (version {conflict.version} by {conflict.updated_by}) after you opened it.
-            Your changes are not saved.</span>
+          <span><b>Someone else {conflict.what}</b> after you opened it. Your changes are not saved.</span>
           <div class="mlops-banner-actions">
             <button type="button" onClick={() => setDialog({ kind: "conflict-diff" })}>Show diff</button>
-            <button type="button" onClick={() => { setDraft(toDraft(conflict)); saved.current = fingerprint(toDraft(conflict)); setWf(conflict); setConflict(null); setGeneration((g) => g + 1); }}>Reload (discard mine)</button>
-            <button type="button" class="danger" onClick={() => save(conflict)}>Save mine over it</button>
+            <button type="button" onClick={load}>Reload (discard mine)</button>
+            <button type="button" class="danger" onClick={() => save({ force: true })}>Save mine over it</button>
           </div>
         </div>
       )}
+      {savedDraft && <DraftBanner sd={savedDraft} readOnly={readOnly} dirty={dirty} open={(kind) => setDialog({ kind })} />}
       {saveError && <ErrorBanner error={saveError} onDismiss={() => setSaveError(null)} />}
       {!readOnly && (
         <form class="mlops-savebar" onSubmit={(e) => { e.preventDefault(); save(); }}>
-          <Field label="Version message"><input type="text" value={message} maxLength={1000} placeholder="what changed (optional)"
-                                               onInput={(e) => setMessage(e.target.value)} /></Field>
-          <button type="submit" class="primary" disabled={saving} title="Save (Ctrl/Cmd+S)">{saving ? "Saving…" : id ? "Save" : "Create"}</button>
+          {!id && <Field label="Version message"><input type="text" value={message} maxLength={1000} placeholder="what changed (optional)"
+                                                       onInput={(e) => setMessage(e.target.value)} /></Field>}
+          <button type="submit" class="primary" disabled={saving}
+                  title={id ? "Save the draft (Ctrl/Cmd+S): runs keep the published version until you publish" : "Create (Ctrl/Cmd+S)"}>
+            {saving ? "Saving…" : id ? "Save draft" : "Create"}</button>
           <span id="mlops-save-status" class={`mlops-status${errors.length ? " bad" : ""}`} aria-live="polite">
-            {errors.length ? `${errors.length} problem${errors.length > 1 ? "s" : ""}` : dirty ? "Unsaved changes" : wf ? `Saved · v${wf.version}` : ""}
+            {errors.length ? `${errors.length} problem${errors.length > 1 ? "s" : ""}` : dirty ? "Unsaved changes"
+              : savedDraft ? "Draft saved · not published" : wf ? `Saved · v${wf.version}` : ""}
           </span>
         </form>
       )}
@@ -257,7 +299,7 @@ export function EditorPage() {
               <NotificationsEditor value={notifications} onChange={(n) => update({ notifications: n })} errors={errors} readOnly={readOnly}
                                    defaults={notifyDefaults} defaultsError={notifyDefaultsError} />
               {!readOnly && (id && wf
-                ? <TestNotification workflow={wf} dirty={dirty} defaults={notifyDefaults} />
+                ? <TestNotification workflow={wf} dirty={dirty} draft={!!savedDraft} defaults={notifyDefaults} />
                 : <p class="mlops-hint">Create the workflow to send a test notification.</p>)}
             </Fragment>
           )}
@@ -308,9 +350,39 @@ export function EditorPage() {
                  onConfirm={() => removeTask(dialog.index)} onCancel={() => setDialog(null)} />
       )}
       {dialog && dialog.kind === "conflict-diff" && conflict && (
-        <Dialog title={`Your draft vs version ${conflict.version}`} wide onClose={() => setDialog(null)}>
-          <ConflictDiff theirs={toDocument(toDraft(conflict))} mine={toDocument(draft)} version={conflict.version} />
+        <Dialog title={`Your changes vs ${conflict.label}`} wide onClose={closeDialog}>
+          <ConflictDiff theirs={toDocument(toDraft(conflict.spec))} mine={toDocument(draft)} label={conflict.label} />
         </Dialog>
+      )}
+      {dialog && dialog.kind === "changes" && (
+        <Dialog title={`Changes: the draft vs published version ${wf.version}`} wide onClose={closeDialog}>
+          <DraftChanges id={id} dirty={dirty} />
+        </Dialog>
+      )}
+      {dialog && dialog.kind === "publish" && savedDraft && (
+        <TextDialog title={`Publish the draft as version ${savedDraft.published_version + 1}?`} label="Version message"
+                    placeholder="what changed" confirmLabel="Publish" onSubmit={publish} onClose={closeDialog}
+                    intro="Scheduled and triggered runs then execute it. The draft is gone once published." />
+      )}
+      {dialog && dialog.kind === "discard" && savedDraft && (
+        <Confirm title="Discard the draft?" danger confirmLabel="Discard draft" onConfirm={discard} onCancel={closeDialog}
+                 message={`The draft${dirty ? " and your unsaved changes" : ""} will be lost; the form shows published version ${wf.version} again.`} />
+      )}
+      {dialog && dialog.kind === "rebase" && savedDraft && (
+        <Confirm title={`Rebase the draft on version ${savedDraft.published_version}?`} confirmLabel="Rebase draft"
+                 onConfirm={() => { setDialog(null); save({ rebase: true }); }} onCancel={closeDialog}
+                 message={`Version ${savedDraft.published_version} was published after this draft was started from version ${savedDraft.base_version}. ` +
+                   `Publishing the rebased draft replaces version ${savedDraft.published_version} with the form as it is: ` +
+                   "look at Changes first for anything the draft would undo."} />
+      )}
+      {dialog && dialog.kind === "request-review" && savedDraft && (
+        <TextDialog title="Request a review" label="Comment for the reviewer" multiline confirmLabel="Request review"
+                    onSubmit={review("review-request", {})} onClose={closeDialog} />
+      )}
+      {dialog && (dialog.kind === "approve" || dialog.kind === "reject") && savedDraft && (
+        <TextDialog title={dialog.kind === "approve" ? "Approve the draft" : "Reject the draft"} label="Comment" multiline
+                    confirmLabel={dialog.kind === "approve" ? "Approve draft" : "Reject draft"} danger={dialog.kind === "reject"}
+                    onSubmit={review("review", { decision: dialog.kind })} onClose={closeDialog} />
       )}
       {dialog && dialog.kind === "clone" && wf && <CloneDialog wf={wf} onClose={() => setDialog(null)} />}
       {dialog && dialog.kind === "trigger" && wf && (
@@ -329,20 +401,109 @@ function jumpTo(path, setTab, setSelected) {
   }
 }
 
-function ConflictDiff({ theirs, mine, version }) {
+function ConflictDiff({ theirs, mine, label }) {
   const names = [...new Set([...theirs.tasks.map((t) => t.name), ...mine.tasks.map((t) => t.name)])];
   const code = (doc, n) => { const t = doc.tasks.find((x) => x.name === n); return t ? t.code : ""; };
   return (
     <div class="mlops-diff-set">
       <h3>Settings, parameters and dependencies</h3>
-      <SideBySideDiff oldText={specOutline(theirs)} newText={specOutline(mine)} oldLabel={`saved v${version}`} newLabel="your draft" />
+      <SideBySideDiff oldText={specOutline(theirs)} newText={specOutline(mine)} oldLabel={label} newLabel="yours" />
       {names.filter((n) => code(theirs, n) !== code(mine, n)).map((n) => (
         <Fragment key={n}>
           <h3>Task {n}</h3>
-          <SideBySideDiff oldText={code(theirs, n)} newText={code(mine, n)} oldLabel={`saved v${version}`} newLabel="your draft" />
+          <SideBySideDiff oldText={code(theirs, n)} newText={code(mine, n)} oldLabel={label} newLabel="yours" />
         </Fragment>
       ))}
     </div>
+  );
+}
+
+/** The saved draft: what it is based on, who saved it, whether it is stale, its review, and what may be done with it. */
+function DraftBanner({ sd, readOnly, dirty, open }) {
+  const r = sd.review;
+  const mine = [sd.updated_by, r.requested_by].includes(boot.user);  // the server lets nobody review their own draft
+  // Reviewers publish their own drafts without a review (the server decides; its 409 is shown if it refuses).
+  const reviewer = "review_drafts" in perms ? perms.review_drafts : perms.manage_all_workflows;
+  const blocked = dirty ? "Save the draft first: Publish publishes the saved draft" : sd.stale ? "Rebase the draft first"
+    : r.required && r.state !== "approved" && !reviewer ? "Publishing needs an approved review" : null;
+  return (
+    <div class="mlops-banner draft" id="mlops-draft" role="region" aria-label="Draft">
+      <div class="mlops-banner-text">
+        <div><b>Draft — not published.</b> Based on version {sd.base_version}, saved by {sd.updated_by} {fmtTime(sd.updated_at)}.
+          Runs use the published version {sd.published_version}.</div>
+        {sd.stale && <div class="mlops-draft-stale" id="mlops-draft-stale">Stale: version {sd.published_version} was published since.</div>}
+        {(r.required || r.state !== "none") && <ReviewState review={r} />}
+      </div>
+      <div class="mlops-banner-actions">
+        <button type="button" onClick={() => open("changes")}>Changes</button>
+        {!readOnly && sd.stale && <button type="button" onClick={() => open("rebase")}>Rebase</button>}
+        {!readOnly && r.required && mine && r.state !== "requested" &&
+          <button type="button" disabled={dirty} title={dirty ? "Save the draft first" : null} onClick={() => open("request-review")}>Request review</button>}
+        {perms.edit_workflows && !mine && r.state === "requested" && (
+          <Fragment>
+            <button type="button" onClick={() => open("approve")}>Approve</button>
+            <button type="button" onClick={() => open("reject")}>Reject</button>
+          </Fragment>
+        )}
+        {!readOnly && <button type="button" class="primary" disabled={!!blocked} title={blocked || "Publish the draft as the new version"}
+                              onClick={() => open("publish")}>Publish</button>}
+        {!readOnly && <button type="button" class="danger-text" onClick={() => open("discard")}>Discard</button>}
+      </div>
+    </div>
+  );
+}
+
+function ReviewState({ review: r }) {
+  const text = { none: "not requested", requested: `requested by ${r.requested_by}`, approved: `approved by ${r.reviewed_by}`,
+    rejected: `rejected by ${r.reviewed_by}` }[r.state] || r.state;
+  return (
+    <div class="mlops-review" id="mlops-review" data-review-state={r.state}>
+      Review{r.required ? " (required to publish)" : ""}: <b>{text}</b>{r.reviewed_at ? ` ${fmtTime(r.reviewed_at)}` : ""}
+      {r.comment && <Fragment> — <q class="mlops-review-comment">{r.comment}</q></Fragment>}
+    </div>
+  );
+}
+
+/** What publishing the saved draft would change: GET .../draft/diff with both specs. */
+function DraftChanges({ id, dirty }) {
+  const [data, error] = useLoad(() => Promise.all([api.get(`/workflows/${enc(id)}/draft/diff`), api.get(`/workflows/${enc(id)}`), getDraft(id)]), [id]);
+  if (error) return <ErrorBanner error={error} />;
+  if (!data) return <p class="mlops-loading">Loading changes…</p>;
+  const [diff, published, sd] = data;
+  return (
+    <section class="mlops-diff-set" id="mlops-draft-diff" aria-label="Changes of the draft">
+      {dirty && <p class="mlops-hint">Your unsaved changes are not included: save the draft to see them here.</p>}
+      <StructuredDiff diff={diff} oldSpec={specOf(published)} newSpec={specOf(sd ? sd.spec : published)}
+                      oldLabel={`published v${published.version}`} newLabel="draft" />
+    </section>
+  );
+}
+
+/** Asks for a text (a version message, a review comment), then shows the server's refusal in place, if any. */
+function TextDialog({ title, label, placeholder, intro, confirmLabel, danger, multiline, onSubmit, onClose }) {
+  const [text, setText] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true); setError(null);
+    try { await onSubmit(text); } catch (err) { setError(err); setBusy(false); }
+  };
+  const input = (e) => setText(e.target.value);
+  return (
+    <Dialog title={title} onClose={onClose}>
+      <form onSubmit={submit}>
+        {intro && <p>{intro}</p>}
+        <ErrorBanner error={error} />
+        <Field label={label}>{multiline
+          ? <textarea rows="3" value={text} maxLength={1000} placeholder={placeholder} onInput={input} />
+          : <input type="text" value={text} maxLength={1000} placeholder={placeholder} onInput={input} />}</Field>
+        <div class="mlops-dialog-foot">
+          <button type="button" onClick={onClose}>Cancel</button>
+          <button type="submit" class={danger ? "danger" : "primary"} disabled={busy}>{confirmLabel}</button>
+        </div>
+      </form>
+    </Dialog>
   );
 }
 

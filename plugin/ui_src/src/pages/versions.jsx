@@ -4,8 +4,8 @@ import { h, Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { api, enc } from "../api.js";
 import { boot, mayEdit } from "../boot.js";
-import { Layout, Link, ErrorBanner, Confirm, fmtTime, fmtValue, useLoad, useToast, Toast, Pager } from "../ui.jsx";
-import { SideBySideDiff, specOutline } from "../diffview.jsx";
+import { Layout, Link, ErrorBanner, Confirm, fmtTime, useLoad, useToast, Toast, Pager } from "../ui.jsx";
+import { StructuredDiff } from "../diffview.jsx";
 
 const PAGE = 50;
 
@@ -72,75 +72,15 @@ export function VersionsPage() {
   );
 }
 
-function isObject(v) { return v !== null && typeof v === "object" && !Array.isArray(v); }
-
-function prettyJson(v) { return v === null || v === undefined ? "" : JSON.stringify(v, null, 2); }
-
 function VersionDiff({ id, from, to }) {
   const [diff, error] = useLoad(() => api.get(`/workflows/${enc(id)}/diff?from=${from}&to=${to}`), [id, from, to]);
   const [specs] = useLoad(() => Promise.all([api.get(`/workflows/${enc(id)}/versions/${from}`), api.get(`/workflows/${enc(id)}/versions/${to}`)]), [id, from, to]);
   if (error) return <ErrorBanner error={error} />;
   if (!diff || !specs) return <p class="mlops-loading">Loading diff…</p>;
-  const [a, b] = specs;
-  const code = (spec, name) => { const t = (spec.spec.tasks || []).find((x) => x.name === name); return t ? t.code : ""; };
-  const taskOf = (spec, name) => (spec.spec.tasks || []).find((x) => x.name === name);
-  const renamedTo = Object.fromEntries(diff.tasks.renamed.map((r) => [r.to, r.from]));
   return (
     <section class="mlops-diff-set" aria-label={`Diff v${from} to v${to}`} id="mlops-version-diff">
       <h2>v{from} → v{to}</h2>
-      {diff.identical && <p>These versions are identical.</p>}
-      {diff.settings.length > 0 && (
-        <Fragment>
-          <h3>Settings</h3>
-          <table class="mlops-table compact"><thead><tr><th>Field</th><th>v{from}</th><th>v{to}</th></tr></thead>
-            <tbody>{diff.settings.map((c) => (isObject(c.old) || isObject(c.new)
-              // An object setting (notifications): its pretty JSON, side by side, so the changed lines stand out.
-              ? <tr key={c.field} data-setting={c.field}><td>{c.field}</td><td colSpan="2">
-                  <SideBySideDiff oldText={prettyJson(c.old)} newText={prettyJson(c.new)} oldLabel={`v${from}`} newLabel={`v${to}`} /></td></tr>
-              : <tr key={c.field} data-setting={c.field}><td>{c.field}</td><td class="del">{fmtValue(c.old)}</td><td class="add">{fmtValue(c.new)}</td></tr>))}
-            </tbody></table>
-        </Fragment>
-      )}
-      {(diff.params.added.length + diff.params.removed.length + diff.params.changed.length) > 0 && (
-        <Fragment>
-          <h3>Parameters</h3>
-          <ul class="mlops-changes">
-            {diff.params.added.map((n) => <li key={`a${n}`} class="add">added <code>{n}</code></li>)}
-            {diff.params.removed.map((n) => <li key={`r${n}`} class="del">removed <code>{n}</code></li>)}
-            {diff.params.changed.map((c) => <li key={`c${c.name}`}>changed <code>{c.name}</code>: {fmtValue(c.old)} → {fmtValue(c.new)}</li>)}
-          </ul>
-        </Fragment>
-      )}
-      {(diff.tasks.added.length + diff.tasks.removed.length + diff.tasks.renamed.length) > 0 && (
-        <Fragment>
-          <h3>Tasks</h3>
-          <ul class="mlops-changes">
-            {diff.tasks.added.map((n) => <li key={`a${n}`} class="add">added <code>{n}</code></li>)}
-            {diff.tasks.removed.map((n) => <li key={`r${n}`} class="del">removed <code>{n}</code></li>)}
-            {diff.tasks.renamed.map((r) => <li key={`n${r.to}`}>renamed <code>{r.from}</code> → <code>{r.to}</code></li>)}
-          </ul>
-        </Fragment>
-      )}
-      {diff.tasks.changed.map((t) => (
-        <div key={t.name} class="mlops-task-diff" data-task-diff={t.name}>
-          <h3>Task {t.name}</h3>
-          {t.depends_on_added.length > 0 && <p class="add">now depends on {t.depends_on_added.join(", ")}</p>}
-          {t.depends_on_removed.length > 0 && <p class="del">no longer depends on {t.depends_on_removed.join(", ")}</p>}
-          {t.fields.filter((c) => c.field !== "code" && c.field !== "depends_on").map((c) => (isObject(c.old) || isObject(c.new)
-            // A docker task's settings: their pretty JSON side by side.
-            ? <div key={c.field} data-task-field={c.field}><p>{c.field}:</p>
-                <SideBySideDiff oldText={prettyJson(c.old)} newText={prettyJson(c.new)} oldLabel={`v${from}`} newLabel={`v${to}`} /></div>
-            : <p key={c.field}>{c.field}: {fmtValue(c.old)} → {fmtValue(c.new)}</p>))}
-          {t.code_diff && <SideBySideDiff oldText={code(a, renamedTo[t.name] || t.name)} newText={code(b, t.name)} oldLabel={`v${from}`} newLabel={`v${to}`} />}
-        </div>
-      ))}
-      {diff.tasks.added.map((n) => (
-        <div key={`new${n}`} class="mlops-task-diff" data-task-diff={n}><h3>Task {n} (new{taskOf(b, n) && taskOf(b, n).type === "docker" ? ", docker container" : ""})</h3>
-          <SideBySideDiff oldText="" newText={taskOf(b, n) && taskOf(b, n).type === "docker" ? prettyJson(taskOf(b, n).docker) : code(b, n)}
-                          oldLabel={`v${from}`} newLabel={`v${to}`} /></div>
-      ))}
-      <details><summary>Whole structure (without code)</summary>
-        <SideBySideDiff oldText={specOutline(a.spec)} newText={specOutline(b.spec)} oldLabel={`v${from}`} newLabel={`v${to}`} /></details>
+      <StructuredDiff diff={diff} oldSpec={specs[0].spec} newSpec={specs[1].spec} oldLabel={`v${from}`} newLabel={`v${to}`} />
     </section>
   );
 }
