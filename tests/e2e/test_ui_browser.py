@@ -115,6 +115,22 @@ def instantiate(site: dict[str, Any], name: str, **params: Any) -> dict[str, Any
     return admin.ok("POST", f"/templates/{template['id']}/instantiate", {"workflow_name": name, "params": params})
 
 
+def publish_draft(page: Any, message: str, version: int) -> None:
+    """Publish the draft just saved (Save draft or Ctrl+S) from its banner, with a version message: the page then
+    shows the new published version and no draft. Shared by the UI test modules."""
+    from playwright.sync_api import expect
+
+    status, banner = page.locator("#mlops-save-status"), page.locator("#mlops-draft")
+    expect(status).to_have_text("Draft saved · not published", timeout=30_000)
+    expect(banner).to_contain_text("Draft — not published")
+    banner.get_by_role("button", name="Publish").click()
+    dialog = page.get_by_role("dialog", name=f"Publish the draft as version {version}?")
+    dialog.get_by_label("Version message").fill(message)
+    dialog.get_by_role("button", name="Publish").click()
+    expect(status).to_have_text(f"Saved · v{version}", timeout=30_000)
+    expect(banner).to_have_count(0)
+
+
 def test_user_builds_edits_versions_and_runs_a_workflow(e2e, browser, site):
     from playwright.sync_api import expect
 

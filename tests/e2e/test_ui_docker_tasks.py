@@ -4,10 +4,10 @@ A User adds a docker task between two python tasks of a workflow: picks "Docker 
 editor gives way to the container's settings), types an image that is not an image reference and sees it
 refused at the image field, fixes it, gives the command as argv lines, an environment variable (a name that
 looks like a secret is refused at its row first), secrets from an Airflow Connection and Variable by reference,
-a mount with a relative target (refused, then removed) and exit codes; saves, finds the docker badge on the
-task's node in the graph, triggers a run from the runs page and watches it succeed; the last python task got the
-container's JSON output, and the version history shows the new task's settings. Switching a task's type and back
-changes nothing. A Viewer sees the settings read-only.
+a mount with a relative target (refused, then removed) and exit codes; saves the draft and publishes it as
+version 2, finds the docker badge on the task's node in the graph, triggers a run from the runs page and watches
+it succeed; the last python task got the container's JSON output, and the version history shows the new task's
+settings. Switching a task's type and back changes nothing. A Viewer sees the settings read-only.
 Screenshots (light and dark) go to ``screenshots/``.
 """
 
@@ -24,7 +24,15 @@ import pytest
 from api_client import USERS, Client, unique
 from conftest import CONTAINER_SECRETS
 from container_engine import IMAGE, missing_tools
-from test_ui_browser import RUN_TIMEOUT_MS, browser, login, shoot, site, trigger_with_retry  # noqa: F401 - shared fixtures
+from test_ui_browser import (  # noqa: F401 - shared fixtures
+    RUN_TIMEOUT_MS,
+    browser,
+    login,
+    publish_draft,
+    shoot,
+    site,
+    trigger_with_retry,
+)
 
 pytestmark = pytest.mark.parametrize("e2e", ["sqlite"], indirect=True)
 
@@ -150,7 +158,7 @@ def test_user_adds_a_docker_task_runs_it_and_a_viewer_reads_it(e2e, engine, brow
     skip = docker.get_by_label("Skip on exit codes")
     skip.fill("99, nine")
     expect(docker.locator(".mlops-field.has-error", has=page.get_by_label("Skip on exit codes"))).to_contain_text("whole numbers from 0 to 255")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save draft").click()
     expect(page.locator(".mlops-banner.error")).to_contain_text("tasks[2].docker.skip_on_exit_code")
     page.locator(".mlops-banner.error").get_by_role("button", name="Dismiss").click()
     skip.fill("99")
@@ -173,9 +181,8 @@ def test_user_adds_a_docker_task_runs_it_and_a_viewer_reads_it(e2e, engine, brow
     expect(graph.locator("path[data-edge='train->report']")).to_have_count(1)
     expect(page.locator(".mlops-problems")).to_have_count(0)
     expect(status).to_have_text("Unsaved changes")
-    page.get_by_label("Version message").fill("train in a container")
-    page.get_by_role("button", name="Save").click()
-    expect(status).to_have_text("Saved · v2")
+    page.get_by_role("button", name="Save draft").click()
+    publish_draft(page, "train in a container", 2)
 
     saved = owner.ok("GET", f"/workflows/{wf['id']}")
     train = next(t for t in saved["tasks"] if t["name"] == "train")

@@ -1,10 +1,11 @@
 """Notifications in the workflow editor, in a real browser against the real api-server and real stand-ins.
 
 A User adds on-failure channels (Slack webhook, Slack Web API with a channel, email) by connection id, sees
-the missing Slack channel refused at its field, saves, sends a test notification and reads each channel's
-result in the page; then adds a webhook that answers 500, saves, tests again and sees that one fail with
-its error while the others still work. The Slack and SMTP stand-ins really receive the messages; no secret
-of the connections ever reaches the page. A Viewer and a User who does not own the workflow see the section
+the missing Slack channel refused at its field, saves the draft and publishes it, sends a test notification
+and reads each channel's result in the page; then adds a webhook that answers 500, saves the draft (Ctrl+S) -
+a test would still use the published version - publishes it, tests again and sees that one fail with its error
+while the others still work. The Slack and SMTP stand-ins really receive the messages; no secret of the
+connections ever reaches the page. A Viewer and a User who does not own the workflow see the section
 read-only, without the test. Screenshots (light and dark) go to ``screenshots/``.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from api_client import USERS, Client, simple_workflow, unique
 from notify_sinks import HOOK_500, HOOK_OK, SLACK_API, SMTP, wait_for
-from test_ui_browser import browser, login, shoot, site  # noqa: F401 - the module's fixtures, shared
+from test_ui_browser import browser, login, publish_draft, shoot, site  # noqa: F401 - the module's fixtures, shared
 
 pytestmark = pytest.mark.parametrize("e2e", ["sqlite"], indirect=True)
 
@@ -91,16 +92,15 @@ def test_user_sets_up_tests_and_fixes_notifications(e2e, browser, site):  # noqa
     expect(test_button).to_be_disabled()
     expect(page.locator("#mlops-notify-test-hint")).to_contain_text("Save first")
     shoot(page, "editor-notifications-error")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save draft").click()
     expect(page.locator(".mlops-banner.error")).to_contain_text("notifications.on_failure[1].channel")
     page.locator(".mlops-banner.error").get_by_role("button", name="Dismiss").click()
 
     slack.get_by_label("Slack channel").fill("#ml-alerts")
     expect(slack.locator(".mlops-field.has-error")).to_have_count(0)
     expect(status).to_have_text("Unsaved changes")
-    page.get_by_label("Version message").fill("tell the team on failure")
-    page.get_by_role("button", name="Save").click()
-    expect(status).to_have_text("Saved · v2")
+    page.get_by_role("button", name="Save draft").click()
+    publish_draft(page, "tell the team on failure", 2)
     saved = owner.ok("GET", f"/workflows/{wf['id']}")["notifications"]
     assert [(c["type"], c["connection_id"], c.get("channel"), c.get("to") or []) for c in saved["on_failure"]] == [
         ("slack_webhook", HOOK_OK, None, []), ("slack", SLACK_API, "#ml-alerts", []), ("email", SMTP, None, [RECIPIENT])]
@@ -134,7 +134,8 @@ def test_user_sets_up_tests_and_fixes_notifications(e2e, browser, site):  # noqa
     channel_row(page, "on_failure", 3).get_by_label("Connection id").fill(HOOK_500)
     expect(test_button).to_be_disabled()
     page.keyboard.press("Control+s")
-    expect(status).to_have_text("Saved · v3")
+    expect(page.locator("#mlops-notify-test-hint")).to_contain_text("published version 2 (not the draft)", timeout=30_000)
+    publish_draft(page, "and a webhook that fails", 3)
     expect(test_button).to_be_enabled()
     test_button.click()
     broken = results.locator(f"tr[data-connection-id='{HOOK_500}']")
