@@ -19,11 +19,17 @@ AIRFLOW_LABELS = {
     "airflow list tag": "Airflow `GET /api/v2/dags?tags=..`",
     "airflow get": "Airflow `GET /api/v2/dags/{id}`",
     "airflow trigger": "Airflow `POST /api/v2/dags/{id}/dagRuns`",
+    "airflow jobs page": "Airflow `GET /api/v2/dags/~/dagRuns?limit=50&offset=..`",
+    "airflow jobs state": "Airflow `GET /api/v2/dags/~/dagRuns?state=failed&..`",
+    "airflow jobs workflow": "Airflow `GET /api/v2/dags/{id}/dagRuns`",
 }
 
 
 def section(r: dict[str, Any], notes: str) -> str:
     m, setup, table, targets = r["machine"], r["setup"], r["summary"], r["targets"]
+    runs = (f"; then {setup['runs']:,} finished runs ({setup['plugin_run_records']:,} with a plugin record, 10 task "
+            f"instances each) were written into both databases in {setup['seed_seconds_runs']:.0f} s"
+            if setup.get("runs") else "")
     loads = ", ".join(f"{rep['loadavg_1m_before']:.2f}" for rep in r["reps"])
     out = [
         START,
@@ -37,7 +43,7 @@ def section(r: dict[str, Any], notes: str) -> str:
         f"**Setup**: {setup['workflows'] - 1:,} workflows of 10 tasks and one with {setup['versions_of_one']:,} "
         f"versions ({setup['tasks']:,} tasks), written through the plugin's services in "
         f"{setup['seed_seconds_create']:.0f} s + {setup['seed_seconds_history']:.0f} s; Airflow listed and had "
-        f"serialized every DAG after {setup['dag_processor_seconds_to_list_all']} s. `[api] workers` = "
+        f"serialized every DAG after {setup['dag_processor_seconds_to_list_all']} s{runs}. `[api] workers` = "
         f"{setup['api_workers']}. Latency: {setup['rounds']} back-to-back calls per operation "
         f"({setup['airflow_list_rounds']} for Airflow's listings), one client; *mixed*: "
         f"{setup['mixed_rounds']} rounds of all operations interleaved. Throughput: {setup['threads']} clients, "

@@ -1,12 +1,13 @@
-"""REST API at scale: 10,000 workflows (100,000 tasks) and a 1,000-version history, on a real api-server.
+"""REST API at scale: 10,000 workflows (100,000 tasks), 100,000 runs and a 1,000-version history, on a real api-server.
 
 Starts a real Airflow 3.3 (api-server; the dag-processor only until Airflow's DB holds every DAG) on free
 127.0.0.1 ports with throw-away PostgreSQL databases for Airflow and for the plugin, seeds the workflows
-through the plugin's services (the same rows a REST save writes), and drives the plugin's REST API and
-Airflow's own ``/api/v2/dags`` from a separate load-generator process on 127.0.0.1: the same server, the
+through the plugin's services (the same rows a REST save writes), writes 10 finished runs of every workflow
+straight into both databases (``seed_runs``), and drives the plugin's REST API and Airflow's own
+``/api/v2/dags`` and ``dagRuns`` from a separate load-generator process on 127.0.0.1: the same server, the
 same run, interleaved. Per operation: latency p50/p95/min/max at concurrency 1 and throughput at
 ``--threads`` concurrent keep-alive clients, repeated ``--reps`` times. Asserts nothing.
-Usage: python bench/bench_api.py [--workflows 10000] [--versions 1000] [--rounds 150] [--reps 3]
+Usage: python bench/bench_api.py [--workflows 10000] [--versions 1000] [--runs-per-workflow 10] [--rounds 150] [--reps 3]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import tempfile
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +86,94 @@ def seed(count: int, versions: int) -> dict[str, Any]:
             "seconds_history": round(time.perf_counter() - start - created, 1)}
 
 
+def seed_runs(airflow_db: str, plugin_db: str, per_workflow: int) -> dict[str, Any]:
+    """``per_workflow`` finished runs of every workflow, written in bulk into both databases (triggering and
+    running 100,000 runs through the scheduler would take hours on 2 cores).
+
+    Each run is what Airflow keeps of a run of the 10-task chain (a ``dag_run`` on the DAG's latest version, 10
+    task instances, the last task's ``{"metrics": ..}`` return value when it succeeded). Even-numbered runs are
+    as the plugin's trigger leaves them (the pin in the conf, the description as the note, a record in the
+    plugin's database); the others as Airflow's REST API (``lr`` in the conf) or its schedule start them, with
+    no plugin record. One run in five failed; ``run_after`` interleaves the workflows, 7 s apart.
+    """
+    import psycopg
+
+    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={plugin_db}") as conn:
+        workflows = sorted(conn.execute("SELECT name, id FROM mlops_workflow").fetchall())
+    start, newest = time.perf_counter(), datetime.now(UTC) - timedelta(hours=1)
+    runs, records = [], []
+    for k in range(per_workflow):
+        for i, (name, wid) in enumerate(workflows):
+            at = newest - timedelta(seconds=7 * (k * len(workflows) + i))
+            state = "failed" if (i + k) % 5 == 0 else "success"
+            if k % 2 == 0:  # the plugin's trigger
+                run_id, params = f"manual__{at.isoformat()}", {"lr": round(0.1 * (k + 1), 1)}
+                conf, user, note = {**params, "__mlops__": {"version": 1, "workflow_id": wid}}, ADMIN[0], f"bench {k}"
+                records.append((str(uuid.uuid4()), wid, 1, name, run_id, json.dumps(params), note, "queued", ADMIN[0],
+                                at, "plugin"))
+            elif k % 4 == 1:  # Airflow's REST API
+                run_id, conf, user, note = f"manual__{at.isoformat()}", {"lr": 0.5}, ADMIN[0], None
+            else:  # Airflow's schedule
+                run_id, conf, user, note = f"scheduled__{at.isoformat()}", {}, None, None
+            runs.append((name, run_id, "manual" if user else "scheduled", state, json.dumps(conf), at, user, note))
+    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={airflow_db}") as conn:
+        conn.execute("CREATE TEMP TABLE bench_run (dag_id varchar, run_id varchar, run_type varchar, state varchar, "
+                     "conf jsonb, run_after timestamptz, usr varchar, note text)")
+        with conn.cursor().copy("COPY bench_run FROM STDIN") as copy:
+            for row in runs:
+                copy.write_row(row)
+        conn.execute("""
+            INSERT INTO dag_run (dag_id, run_id, run_type, state, conf, run_after, queued_at, start_date, end_date,
+                                 clear_number, span_status, triggered_by, triggering_user_name, created_dag_version_id,
+                                 log_template_id, created_at, updated_at)
+            SELECT b.dag_id, b.run_id, b.run_type, b.state, b.conf, b.run_after, b.run_after,
+                   b.run_after + interval '5 s', b.run_after + interval '65 s', 0, 'not_started',
+                   CASE WHEN b.usr IS NULL THEN 'TIMETABLE' ELSE 'REST_API' END, b.usr, v.id,
+                   (SELECT max(id) FROM log_template), b.run_after, b.run_after + interval '65 s'
+            FROM bench_run b JOIN (SELECT DISTINCT ON (dag_id) dag_id, id FROM dag_version
+                                   ORDER BY dag_id, version_number DESC) v USING (dag_id)""")
+        conn.execute("""
+            INSERT INTO dag_run_note (dag_run_id, content, created_at, updated_at)
+            SELECT r.id, b.note, b.run_after, b.run_after FROM bench_run b JOIN dag_run r USING (dag_id, run_id)
+            WHERE b.note IS NOT NULL""")
+        conn.execute(f"""
+            INSERT INTO task_instance (id, task_id, dag_id, run_id, map_index, try_number, max_tries, pool, pool_slots,
+                                       queue, priority_weight, operator, state, start_date, end_date, duration,
+                                       dag_version_id, span_status)
+            SELECT gen_random_uuid(), 't' || t, r.dag_id, r.run_id, -1, 1, 0, 'default_pool', 1, 'default', 1,
+                   'PythonOperator', CASE WHEN r.state = 'failed' AND t = {TASKS - 1} THEN 'failed' ELSE 'success' END,
+                   r.start_date + t * interval '6 s', r.start_date + (t + 1) * interval '6 s', 6,
+                   r.created_dag_version_id, 'not_started'
+            FROM bench_run b JOIN dag_run r USING (dag_id, run_id) CROSS JOIN generate_series(0, {TASKS - 1}) t""")
+        conn.execute(f"""
+            INSERT INTO xcom (dag_run_id, task_id, map_index, key, dag_id, run_id, value, timestamp)
+            SELECT r.id, 't{TASKS - 1}', -1, 'return_value', r.dag_id, r.run_id,
+                   jsonb_build_object('metrics', jsonb_build_object('score', round(random()::numeric, 4))), r.end_date
+            FROM bench_run b JOIN dag_run r USING (dag_id, run_id) WHERE r.state = 'success'""")
+    with (psycopg.connect(f"host=127.0.0.1 user=postgres dbname={plugin_db}") as conn,
+          conn.cursor().copy("COPY mlops_run (id, workflow_id, version, dag_id, dag_run_id, params, description, "
+                             "state, triggered_by, created_at, source) FROM STDIN") as copy):
+        for row in records:
+            copy.write_row(row)
+    for database in (airflow_db, plugin_db):  # statistics as autovacuum would have them after such a load
+        with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={database}", autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+    return {"runs": len(runs), "plugin_records": len(records), "seconds_runs": round(time.perf_counter() - start, 1)}
+
+
 # -- the load generator (a separate process) ----------------------------------------------------------
 def make_request(op: str, plan: dict[str, Any], rng: random.Random) -> tuple[str, str, dict | None]:
     """(method, path, json body) of one call of ``op`` with random but valid arguments."""
     n = plan["workflows"]
     i = rng.randrange(n - 1)
+    if op == "plugin update":  # saves touch even workflows, triggers odd ones: the bench parses the DAG file
+        i -= i % 2  # once, so a trigger of a workflow saved since would wait for a re-parse that never comes
+    elif op == "plugin trigger":
+        i = min(i | 1, n - 3)
     name, wid = f"wf_{i:05d}", plan["ids"][i]
     page = rng.randrange(n // 50) * 50
+    runs_page = rng.randrange(max(1, plan["runs"] // 50)) * 50  # any page of all runs, as the list page
+    failed_page = rng.randrange(max(1, plan["runs"] // 250)) * 50  # any page of the failed ones (one in five)
     digits = f"{rng.randrange(1000):03d}"  # "wf_0<ddd>": ten names match
     group = f"group{rng.randrange(100)}"
     unique = f"bench_{op.replace(' ', '_')}_{uuid.uuid4().hex[:12]}"
@@ -116,14 +199,27 @@ def make_request(op: str, plan: dict[str, Any], rng: random.Random) -> tuple[str
             return "GET", f"{API}/workflows/{plan['big_id']}/diff?from={a}&to={b}", None
         case "plugin create":
             return "POST", f"{API}/workflows", spec(unique, i)
-        case "plugin update":
-            return "PUT", f"{API}/workflows/{wid}", spec(name, i, rng.randrange(1, 10**6))
+        case "plugin update":  # based on the revision this client last saw (every seeded workflow starts at 1)
+            revision = plan.setdefault("revisions", {}).get(wid, 1)
+            return "PUT", f"{API}/workflows/{wid}", {**spec(name, i, rng.randrange(1, 10**6)), "revision": revision}
         case "plugin clone":
             return "POST", f"{API}/workflows/{wid}/clone", {"name": unique}
         case "plugin trigger":
             return "POST", f"{API}/jobs/trigger/{wid}", {"description": "load test"}
         case "airflow trigger":
             return "POST", f"/api/v2/dags/{name}/dagRuns", {"logical_date": None, "note": "load test"}
+        case "plugin jobs page":
+            return "GET", f"{API}/jobs?limit=50&offset={runs_page}", None
+        case "airflow jobs page":
+            return "GET", f"/api/v2/dags/~/dagRuns?limit=50&offset={runs_page}&order_by=-run_after", None
+        case "plugin jobs state":
+            return "GET", f"{API}/jobs?state=failed&limit=50&offset={failed_page}", None
+        case "airflow jobs state":
+            return "GET", f"/api/v2/dags/~/dagRuns?state=failed&limit=50&offset={failed_page}&order_by=-run_after", None
+        case "plugin jobs workflow":
+            return "GET", f"{API}/jobs?workflow_id={wid}&limit=50", None
+        case "airflow jobs workflow":
+            return "GET", f"/api/v2/dags/{name}/dagRuns?limit=50&order_by=-run_after", None
     raise ValueError(op)
 
 
@@ -163,7 +259,7 @@ def burst(op: str, plan: dict[str, Any], headers: dict[str, str], call: Any, see
 
 def loadgen(plan: dict[str, Any]) -> dict[str, Any]:
     """Latency, one client: each op's calls back to back (``rounds``; ``airflow_list_rounds`` for Airflow's
-    ~1 s listings), the ops in a shuffled order; then *mixed*: ``mixed_rounds`` rounds of every op once in a
+    0.2-1 s DAG and run listings), the ops in a shuffled order; then *mixed*: ``mixed_rounds`` rounds of every op once in a
     shuffled order, where a call also pays for the garbage the previous (any) call left in the server.
     Throughput: per op, ``threads`` clients with keep-alive sessions for at most ``burst_requests`` calls or
     ``burst_seconds``."""
@@ -184,13 +280,15 @@ def loadgen(plan: dict[str, Any]) -> dict[str, Any]:
         if resp.status_code >= 400:
             errors[op].append(f"{resp.status_code} {resp.text[:200]}")
             return None
+        if op == "plugin update":
+            plan["revisions"][path.rsplit("/", 1)[1]] = resp.json()["revision"]
         return elapsed
 
     for op in ops:  # warm-up: first-call imports and caches are not what a steady client sees
         for _ in range(3):
             call(session, op, rng)
     for op in rng.sample(ops, len(ops)):
-        for _ in range(plan["airflow_list_rounds"] if op.startswith("airflow list") else plan["rounds"]):
+        for _ in range(plan["airflow_list_rounds"] if op.startswith(("airflow list", "airflow jobs")) else plan["rounds"]):
             elapsed = call(session, op, rng)
             if elapsed is not None:
                 latency[op].append(elapsed)
@@ -267,8 +365,10 @@ def aggregate(reps: list[dict[str, Any]], ops: list[str]) -> dict[str, Any]:
 
 PAIRS = [("plugin list page", "airflow list page"), ("plugin list search", "airflow list search"),
          ("plugin list tag", "airflow list tag"), ("plugin get", "airflow get"),
-         ("plugin trigger", "airflow trigger")]
-READS = ["plugin list page", "plugin list search", "plugin list tag", "plugin get", "plugin diff"]
+         ("plugin trigger", "airflow trigger"), ("plugin jobs page", "airflow jobs page"),
+         ("plugin jobs state", "airflow jobs state"), ("plugin jobs workflow", "airflow jobs workflow")]
+READS = ["plugin list page", "plugin list search", "plugin list tag", "plugin get", "plugin diff", "plugin jobs page",
+         "plugin jobs state", "plugin jobs workflow"]
 WRITES = ["plugin create", "plugin update", "plugin clone", "plugin trigger"]
 
 
@@ -276,8 +376,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workflows", type=int, default=10000)
     parser.add_argument("--versions", type=int, default=1000)
+    parser.add_argument("--runs-per-workflow", type=int, default=10, help="finished runs seeded per workflow")
     parser.add_argument("--rounds", type=int, default=150, help="sequential calls of each op per repetition")
-    parser.add_argument("--airflow-list-rounds", type=int, default=40, help="the same for Airflow's (~1 s) listings")
+    parser.add_argument("--airflow-list-rounds", type=int, default=40, help="the same for Airflow's (0.2-1 s) DAG and run listings")
     parser.add_argument("--mixed-rounds", type=int, default=40, help="rounds of all ops interleaved")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
@@ -285,6 +386,8 @@ def main() -> None:
     parser.add_argument("--burst-requests", type=int, default=300)
     parser.add_argument("--api-workers", type=int, default=1, help="[api] workers (Airflow's default: 1)")
     parser.add_argument("--max-load-wait", type=float, default=600, help="seconds to wait for loadavg < 1")
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="results file; RESULTS.md is rewritten only for the default one")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.loadgen:
@@ -331,8 +434,12 @@ def main() -> None:
         proc = stack.processes.pop("dag-processor")
         os.killpg(proc.pid, 15)
         proc.wait(60)
+        print(f"seeding {args.runs_per_workflow} runs of every workflow...", flush=True)
+        seeded_runs = seed_runs(databases[0], databases[1], args.runs_per_workflow)
+        print(json.dumps(seeded_runs), flush=True)
         ops = [op for pair in PAIRS for op in pair] + ["plugin diff", "plugin create", "plugin update", "plugin clone"]
         plan = {"base_url": stack.base_url, "token": token, "workflows": args.workflows, "versions": args.versions,
+                "runs": seeded_runs["runs"],
                 "ids": seeded["ids"], "big_id": seeded["big_id"], "ops": ops, "rounds": args.rounds,
                 "airflow_list_rounds": args.airflow_list_rounds, "mixed_rounds": args.mixed_rounds,
                 "threads": args.threads, "burst_seconds": args.burst_seconds, "burst_requests": args.burst_requests}
@@ -345,10 +452,10 @@ def main() -> None:
             sys.stderr.write(out.stderr[-3000:])
             if out.returncode:
                 raise RuntimeError(f"load generator failed:\n{out.stderr[-3000:]}")
-            RESULTS.parent.mkdir(exist_ok=True)
+            args.out.parent.mkdir(exist_ok=True)
             reps.append({"loadavg_1m_before": round(load, 2), "loadavg_after": [round(x, 2) for x in os.getloadavg()],
                          "ops": json.loads(out.stdout)})
-            RESULTS.write_text(json.dumps({"partial": True, "reps": reps}, indent=2) + "\n")  # kept if stopped
+            args.out.write_text(json.dumps({"partial": True, "reps": reps}, indent=2) + "\n")  # kept if stopped
             print(json.dumps({"rep": rep, "loadavg_1m_before": round(load, 2),
                               **{op: (v["p50_ms"], v["p95_ms"], v["throughput_rps"], v["errors"])
                                  for op, v in reps[-1]["ops"].items()}}), flush=True)
@@ -366,19 +473,22 @@ def main() -> None:
             "mixed_rounds": args.mixed_rounds, "reps": args.reps, "threads": args.threads,
             "burst_seconds": args.burst_seconds, "burst_requests": args.burst_requests,
             "seed_seconds_create": seeded["seconds_create"], "seed_seconds_history": seeded["seconds_history"],
+            "runs": seeded_runs["runs"], "plugin_run_records": seeded_runs["plugin_records"],
+            "seed_seconds_runs": seeded_runs["seconds_runs"],
             "dag_processor_seconds_to_list_all": round(parse_seconds)},
             "summary": table, "ratios_plugin_over_airflow": ratios, "targets": targets, "reps": reps}
-        RESULTS.parent.mkdir(exist_ok=True)
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+        args.out.parent.mkdir(exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
         print(f"{'operation':22} {'p50 ms':>8} {'p95 ms':>8} {'min':>7} {'max':>8} {'mixed p95':>9} {'req/s':>7}")
         for op in ops:
             row = table[op]
             print(f"{op:22} {row['p50_ms']['median']:>8} {row['p95_ms']['median']:>8} {row['min_ms']['min']:>7} "
                   f"{row['max_ms']['max']:>8} {row['mixed_p95_ms']['median']:>9} {row['throughput_rps']['median']:>7}")
         print(json.dumps({"ratios": ratios, "targets": targets}, indent=2))
-        from api_report import main as report
+        if args.out == RESULTS:
+            from api_report import main as report
 
-        report()
+            report()
     finally:
         stack.stop()
         drop_databases(databases)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -144,14 +144,6 @@ class DagStatus:
     bundle_version: str | None = None  # the bundle version a run triggered now gets
 
 
-@dataclass(frozen=True)
-class RunStatus:
-    state: str
-    start_date: datetime | None
-    end_date: datetime | None
-    bundle_version: str | None = None  # changes when Airflow clears the run onto the latest DAG version
-
-
 def dag_status(dag_id: str) -> DagStatus:
     from airflow.models.dag import DagModel
     from airflow.models.serialized_dag import SerializedDagModel
@@ -253,21 +245,6 @@ def _trigger_pinned(dag_id: str, pin: LoadedVersion, session: Any, arguments: di
     return dag_run
 
 
-def run_statuses(keys: list[tuple[str, str]]) -> dict[tuple[str, str], RunStatus]:
-    """State, start, end and bundle version of many DAG runs in one query."""
-    if not keys:
-        return {}
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-    from sqlalchemy import tuple_
-
-    with create_session() as session:
-        rows = session.execute(select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.start_date, DagRun.end_date,
-                                      DagRun.bundle_version)
-                               .where(tuple_(DagRun.dag_id, DagRun.run_id).in_(keys)))
-        return {(r.dag_id, r.run_id): RunStatus(str(r.state), r.start_date, r.end_date, r.bundle_version) for r in rows}
-
-
 @dataclass(frozen=True)
 class LastRun:
     run_id: str
@@ -347,29 +324,175 @@ class AirflowRun:
     conf: dict[str, Any]
     note: str | None
     user: str | None
-    run_after: datetime | None
+    run_after: datetime
     start_date: datetime | None
     end_date: datetime | None
     bundle_version: str | None = None
+    id: int = 0  # Airflow's key of the run (its XComs are stored under it)
 
 
-def dag_runs(dag_ids: list[str]) -> list[AirflowRun]:
-    """Every run of these DAGs with its conf and note, in one query."""
-    if not dag_ids:
-        return []
-    from airflow.models.dagrun import DagRun, DagRunNote
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs: of these DAGs (``None``: of every DAG the MLOps DAG file made, but ``excluded``), in this
+    state, with ``run_after`` from ``since`` until before ``until``."""
+
+    dag_ids: list[str] | None
+    excluded: list[str] = field(default_factory=list)
+    state: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def page_runs(where: RunFilter, limit: int, offset: int) -> tuple[int, list[AirflowRun]]:
+    """How many runs match, and one page of them, newest ``run_after`` first: counted and paged in Airflow's
+    database (its ``dag_id`` and ``run_after`` indexes). A page past the middle is read from the oldest end, so
+    the deepest costs what the middle one does."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import func
+
+    scope, others = _run_conditions(where)
+    with create_session() as session:
+        # When Airflow holds no run of another DAG (the usual case), the DAG condition is left out: counting and
+        # skipping runs then reads the run indexes alone, without looking up the DAG of each run.
+        if where.dag_ids is None and not session.scalar(select(_other_dags_ran(where))):
+            scope = []
+        total = session.scalar(select(func.count()).select_from(DagRun).where(*scope, *others)) or 0
+        size = max(0, min(limit, total - offset))
+        if not size:
+            return total, []
+        oldest_first = offset + size > total - offset
+        skip = total - offset - size if oldest_first else offset
+        if scope or others:
+            order = ((DagRun.run_after.asc(), DagRun.id.asc()) if oldest_first
+                     else (DagRun.run_after.desc(), DagRun.id.desc()))
+            page = select(DagRun.id).where(*scope, *others).order_by(*order).offset(skip).limit(size)
+        else:
+            page = _unfiltered_page(session, skip, size, oldest_first)
+        # The page's keys first, then their rows with conf and note: joining the notes of every skipped run would
+        # cost as much as the offset.
+        return total, _read_runs(session, DagRun.id.in_(page.scalar_subquery()))
+
+
+def _other_dags_ran(where: RunFilter) -> Any:
+    """Whether a DAG the MLOps DAG file did not make (or an excluded one) has runs: a look at each such DAG's
+    runs in the ``dag_id`` index (runs of a DAG Airflow deleted went with it)."""
+    from airflow.models.dag import DagModel
+    from airflow.models.dagrun import DagRun
+    from sqlalchemy import exists, or_
+
+    bundle, files = _mlops_files()
+    other = or_(DagModel.bundle_name != bundle, DagModel.relative_fileloc.not_in(files),
+                DagModel.relative_fileloc.is_(None), DagModel.dag_id.in_(where.excluded))
+    return exists().where(other, exists().where(DagRun.dag_id == DagModel.dag_id))
+
+
+def _unfiltered_page(session: Any, skip: int, size: int, oldest_first: bool) -> Any:
+    """The keys of ``size`` runs after the first ``skip`` of all, in ``run_after`` then key order: the
+    ``run_after`` of the first of them and how many come before that moment are read from the ``run_after``
+    index alone, so the heap is read only around the page, however deep it is."""
+    from airflow.models.dagrun import DagRun
+    from sqlalchemy import func
+
+    at = DagRun.run_after
+    edge = session.scalar(select(at).order_by(at.asc() if oldest_first else at.desc()).offset(skip).limit(1))
+    before = session.scalar(select(func.count()).select_from(DagRun).where(at < edge if oldest_first else at > edge))
+    order = (at.asc(), DagRun.id.asc()) if oldest_first else (at.desc(), DagRun.id.desc())
+    return (select(DagRun.id).where(at >= edge if oldest_first else at <= edge).order_by(*order)
+            .offset(skip - before).limit(size))
+
+
+def find_runs(where: RunFilter) -> list[AirflowRun]:
+    """Every matching run, newest first (for filters that Airflow's database cannot evaluate)."""
+    from airflow.utils.session import create_session
+
+    scope, others = _run_conditions(where)
+    with create_session() as session:
+        return _read_runs(session, *scope, *others)
+
+
+def find_run(*, pk: int | None = None, key: tuple[str, str] | None = None) -> AirflowRun | None:
+    """One run, by Airflow's key or by ``(dag_id, run_id)``."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    condition = DagRun.id == pk if key is None else (DagRun.dag_id == key[0]) & (DagRun.run_id == key[1])
+    with create_session() as session:
+        found = _read_runs(session, condition)
+    return found[0] if found else None
+
+
+def stale_mlops_dags() -> list[str]:
+    """The DAGs the MLOps DAG file made that are no longer in it: archived, invalid or purged workflows'."""
+    from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        rows = session.execute(
-            select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.run_type, DagRun.conf, DagRunNote.content,
-                   DagRun.triggering_user_name, DagRun.run_after, DagRun.start_date, DagRun.end_date,
-                   DagRun.bundle_version)
-            .outerjoin(DagRunNote, DagRunNote.dag_run_id == DagRun.id)
-            .where(DagRun.dag_id.in_(dag_ids))
-        )
-        return [AirflowRun(r[0], r[1], str(r[2]), str(r[3]), r[4] or {}, r[5], r[6], r[7], r[8], r[9], r[10])
-                for r in rows]
+        return list(session.scalars(_mlops_dags().where(DagModel.is_stale.is_(True))))
+
+
+def _mlops_dags() -> Any:
+    """The ids of the DAGs the MLOps DAG file (or its shards) made, as Airflow recorded where each came from: a
+    subquery, so the runs of 10,000 workflows are not filtered through 10,000 bound names."""
+    from airflow.models.dag import DagModel
+
+    bundle, files = _mlops_files()
+    return select(DagModel.dag_id).where(DagModel.bundle_name == bundle, DagModel.relative_fileloc.in_(files))
+
+
+def _mlops_files() -> tuple[str, list[str]]:
+    """The bundle and the bundle-relative files the MLOps DAG file's DAGs come from."""
+    return dag_bundle_name(), sorted({settings.get("dag_file"), *reparse_files(None)})
+
+
+def _run_conditions(where: RunFilter) -> tuple[list[Any], list[Any]]:
+    """The conditions on a run's DAG, and the others."""
+    from airflow.models.dagrun import DagRun
+
+    others = []
+    if where.state:
+        others.append(DagRun.state == where.state)
+    if where.since:
+        others.append(DagRun.run_after >= where.since)
+    if where.until:
+        others.append(DagRun.run_after < where.until)
+    return _scope(where, DagRun.dag_id), others
+
+
+def _scope(where: RunFilter, dag_id: Any) -> list[Any]:
+    if where.dag_ids is not None:
+        return [dag_id.in_(where.dag_ids)]
+    scope = [dag_id.in_(_mlops_dags().scalar_subquery())]
+    return scope + [dag_id.not_in(where.excluded)] if where.excluded else scope
+
+
+def _read_runs(session: Any, *conditions: Any) -> list[AirflowRun]:
+    from airflow.models.dagrun import DagRun, DagRunNote
+
+    rows = session.execute(
+        select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.run_type, DagRun.conf, DagRunNote.content,
+               DagRun.triggering_user_name, DagRun.run_after, DagRun.start_date, DagRun.end_date,
+               DagRun.bundle_version, DagRun.id)
+        .outerjoin(DagRunNote, DagRunNote.dag_run_id == DagRun.id)
+        .where(*conditions).order_by(DagRun.run_after.desc(), DagRun.id.desc()))
+    return [AirflowRun(r[0], r[1], str(r[2]), str(r[3]), r[4] or {}, r[5], r[6], r[7], r[8], r[9], r[10], r[11])
+            for r in rows]
+
+
+def return_values_of(run_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """What each (unmapped) task returned, for many runs (by Airflow's key) in one query."""
+    if not run_ids:
+        return {}
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    out: dict[int, dict[str, Any]] = {}
+    with create_session() as session:
+        rows = session.execute(select(XComModel.dag_run_id, XComModel.task_id, XComModel.value).where(
+            XComModel.dag_run_id.in_(run_ids), XComModel.key == "return_value", XComModel.map_index == -1))
+        for run_id, task_id, value in rows:
+            out.setdefault(run_id, {})[task_id] = XComModel.deserialize_value(_Row(value))
+    return out
 
 
 def task_timings(dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
@@ -386,18 +509,6 @@ def task_timings(dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
             entry["duration_seconds"] += float(duration or 0)
             entry["instances"] += 1
     return out
-
-
-def return_values(dag_id: str, run_id: str) -> dict[str, Any]:
-    """What each (unmapped) task returned in this run."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        rows = session.execute(select(XComModel.task_id, XComModel.value).where(
-            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value",
-            XComModel.map_index == -1))
-        return {task_id: XComModel.deserialize_value(_Row(value)) for task_id, value in rows}
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ version (the MLOps DAG bundle), so the workers build exactly that version's stru
 the version in its conf (``__mlops__.version``, what runs from before the bundle follow). It carries the
 description as the Airflow run's note, and is recorded with who
 triggered it and the parameters actually used (defaults merged). Runs started anywhere else (Airflow's
-trigger dialog, its REST API, the schedule) are recorded the same way the first time runs are listed:
-Airflow is the source of truth for what ran.
+trigger dialog, its REST API, the schedule) are listed from Airflow's own ``dag_run``, the version and
+parameters they used worked out on read: Airflow is the source of truth for what ran and its state, and
+reading never writes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, computed_field
-from sqlalchemy import select
+from sqlalchemy import Row, select, tuple_
 from sqlalchemy.orm import Session
 
 from airflow_mlops.db import transaction
@@ -31,7 +32,7 @@ from airflow_mlops.services.templates import check_param_values
 from airflow_mlops.services.workflows import Page
 from airflow_mlops_dag_factory.errors import FieldError
 from airflow_mlops_dag_factory.notifications.report import run_path
-from airflow_mlops_dag_factory.runtime import PIN_CONF_KEY, user_params, version_for
+from airflow_mlops_dag_factory.runtime import PIN_CONF_KEY, user_params
 from airflow_mlops_dag_factory.spec import WorkflowSpec
 
 OBJECT_TYPE = "run"
@@ -40,6 +41,7 @@ MAX_COMPARE = 10
 FINISHED = frozenset({"success", "failed"})
 # How long a trigger waits for the version just saved to be parsed into Airflow (the save asked for a re-parse).
 TRIGGER_WAIT_SECONDS = 15.0
+CHUNK = 500  # keys per query (SQLite binds at most 32,766 parameters)
 
 
 class RunRecord(BaseModel):
@@ -167,20 +169,28 @@ def _loaded_version(record: workflows.WorkflowRecord, number: int,
 class _VersionMap:
     """A workflow's versions by the store revision they were written at: which version a bundle version ran."""
 
-    def __init__(self, rows: list[tuple[int, int]]):
-        self.revisions = [revision for revision, _ in rows]
-        self.numbers = [number for _, number in rows]
+    def __init__(self, rows: list[tuple[int, int, datetime]]):
+        self.revisions = [revision for revision, _, _ in rows]
+        self.numbers = [number for _, number, _ in rows]
+        self.saved = sorted((number, created) for _, number, created in rows)
 
     @classmethod
-    def of(cls, workflow_ids: list[str]) -> dict[str, _VersionMap]:
+    def of(cls, workflow_ids: list[str], session: Session | None = None) -> dict[str, _VersionMap]:
         """The maps of several workflows, in one query."""
-        rows: dict[str, list[tuple[int, int]]] = {wid: [] for wid in workflow_ids}
-        with transaction() as session:
-            for wid, revision, number in session.execute(
-                    select(WorkflowVersion.workflow_id, WorkflowVersion.store_revision, WorkflowVersion.number)
-                    .where(WorkflowVersion.workflow_id.in_(workflow_ids)).order_by(WorkflowVersion.store_revision)):
-                rows[wid].append((revision, number))
+        if session is None:
+            with transaction() as own:
+                return cls.of(workflow_ids, own)
+        rows: dict[str, list[tuple[int, int, datetime]]] = {wid: [] for wid in workflow_ids}
+        for wid, revision, number, created in session.execute(
+                select(WorkflowVersion.workflow_id, WorkflowVersion.store_revision, WorkflowVersion.number,
+                       WorkflowVersion.created_at)
+                .where(WorkflowVersion.workflow_id.in_(workflow_ids)).order_by(WorkflowVersion.store_revision)):
+            rows[wid].append((revision, number, created))
         return {wid: cls(found) for wid, found in rows.items()}
+
+    @property
+    def latest(self) -> int:
+        return self.saved[-1][0] if self.saved else 1
 
     def revision_of(self, number: int) -> int:
         return self.revisions[self.numbers.index(number)]
@@ -190,6 +200,10 @@ class _VersionMap:
             return None
         index = bisect.bisect_right(self.revisions, int(str(bundle_version)))
         return self.numbers[index - 1] if index else None
+
+    def in_effect(self, moment: datetime) -> int | None:
+        """The newest version saved at or before ``moment`` (``store.version_in_effect``)."""
+        return next((number for number, created in reversed(self.saved) if created <= moment), None)
 
 
 def rerun(run_id: str, params: Any, description: Any, actor: Actor, *, same_version: bool = False) -> RunRecord:
@@ -206,111 +220,169 @@ def rerun(run_id: str, params: Any, description: Any, actor: Actor, *, same_vers
 def list_runs(*, workflow_id: str | None = None, state: str | None = None, version: int | None = None,
               params: dict[str, Any] | None = None, since: datetime | None = None, until: datetime | None = None,
               limit: int = 50, offset: int = 0) -> Page:
-    """Run records, newest first; ``params`` keeps runs whose parameters have all these values."""
-    sync_airflow_runs(workflow_id)
-    query = select(Run, Workflow.name).join(Workflow, Workflow.id == Run.workflow_id)
+    """Runs of the workflows, started anywhere, newest first; ``params`` keeps runs whose parameters have all
+    these values. A read: it writes nothing.
+
+    Airflow's ``dag_run`` holds every run whoever started it, with its current state, so it is what is counted,
+    filtered (workflow, state, time) and paged, in Airflow's database; only the page is then read with its
+    plugin records. ``version`` and ``params`` follow the runtime's pinning rule and each version's defaults,
+    which live in the plugin's database: those two filters read the runs the other filters leave (one
+    workflow's, as the runs page asks), and page what matches.
+    """
     if workflow_id:
-        query = query.where(Run.workflow_id == workflow_id)
-    if version is not None:
-        query = query.where(Run.version == version)
-    if since:
-        query = query.where(Run.created_at >= since)
-    if until:
-        query = query.where(Run.created_at < until)
-    with transaction() as session:
-        rows = list(session.execute(query.order_by(Run.created_at.desc(), Run.id)))
-    records = [_record(run, name) for run, name in rows]
-    if params:  # stored with the run: no need to ask Airflow
-        records = [r for r in records if all(k in r.params and r.params[k] == v for k, v in params.items())]
-    if state:  # the state lives in Airflow: every candidate must be refreshed before filtering
-        records = [r for r in _refreshed(records) if r.state == state]
-        return Page(records[offset:offset + limit], len(records), limit, offset)
-    # Only the page is refreshed from Airflow, so the live runs page costs the same with 10 or 10,000 runs.
-    return Page(_refreshed(records[offset:offset + limit]), len(records), limit, offset)
+        names = _workflow_ids(workflow_id=workflow_id)
+        if not names:
+            return Page([], 0, limit, offset)
+        where = airflow_dags.RunFilter(list(names), state=state, since=since, until=until)
+    else:  # every DAG the MLOps DAG file made, but those of purged workflows (no longer in it, nor workflows)
+        stale = airflow_dags.stale_mlops_dags()
+        purged = sorted(set(stale) - set(_workflow_ids(dag_ids=stale)))
+        where = airflow_dags.RunFilter(None, purged, state=state, since=since, until=until)
+    if version is None and not params:
+        total, rows = airflow_dags.page_runs(where, limit, offset)
+        return Page(_records(_Resolved.of(rows)), total, limit, offset)
+    found = _Resolved.of(airflow_dags.find_runs(where))
+    kept = [r for r in found if (version is None or r.version == version)
+            and all(k in r.params and r.params[k] == v for k, v in (params or {}).items())]
+    return Page(_records(kept[offset:offset + limit]), len(kept), limit, offset)
 
 
 def get_run(run_id: str) -> RunRecord:
-    with transaction() as session:
-        row = session.execute(select(Run, Workflow.name).join(Workflow, Workflow.id == Run.workflow_id)
-                              .where(Run.id == run_id)).first()
-        if row is None:
-            raise NotFound(f"run {run_id} does not exist")
-        record = _record(row[0], row[1])
-    return _refreshed([record])[0]
-
-
-def sync_airflow_runs(workflow_id: str | None = None) -> int:
-    """Record the runs Airflow has that the plugin did not start (its trigger dialog, REST API, schedule)."""
-    with transaction() as session:
-        query = select(Workflow.id, Workflow.name)
-        if workflow_id:
-            query = query.where(Workflow.id == workflow_id)
-        names = {name: wid for wid, name in session.execute(query)}
-        known = {(d, r) for d, r in session.execute(select(Run.dag_id, Run.dag_run_id).where(Run.dag_id.in_(names)))}
-    new_runs = [run for run in airflow_dags.dag_runs(list(names)) if (run.dag_id, run.run_id) not in known]
-    if not new_runs:
-        return 0
-    with transaction() as session:
-        for run in new_runs:
-            wid = names[run.dag_id]
-            number = _version_of(wid, run)
-            session.add(Run(workflow_id=wid, version=number, dag_id=run.dag_id, dag_run_id=run.run_id,
-                            params=_params_used(session, wid, number, run.conf), description=run.note or "",
-                            state=run.state, triggered_by=run.user or run.run_type, source=run.run_type,
-                            created_at=run.run_after or run.start_date))
-    return len(new_runs)
-
-
-def _version_of(workflow_id: str, run: airflow_dags.AirflowRun) -> int:
-    """The version the runtime executed for this run (``runtime.version_for``, the rule tasks follow)."""
-    return (version_for(workflow_id, run.conf, run.run_after, run.bundle_version)
-            or workflows.get_workflow(workflow_id).version)
-
-
-def _params_used(session: Session, workflow_id: str, number: int, conf: dict[str, Any]) -> dict[str, Any]:
-    from airflow_mlops.models import WorkflowVersion
-
-    spec = session.scalar(select(WorkflowVersion.spec).where(
-        WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.number == number)) or {}
-    defaults = {k: p.get("default") for k, p in (spec.get("params") or {}).items()}
-    return {**defaults, **user_params(conf or {})}
-
-
-def _refreshed(records: list[RunRecord]) -> list[RunRecord]:
-    """Airflow's current state for each run (one query); metrics are collected and kept once a run finished.
-
-    The version follows the run's bundle version, which Airflow moves when it clears a run onto the latest one.
-    """
-    keys = [(r.dag_id, r.dag_run_id) for r in records]
-    statuses, tasks = airflow_dags.run_statuses(keys), airflow_dags.task_states(keys)
-    versions = _VersionMap.of(sorted({r.workflow_id for r in records if statuses.get((r.dag_id, r.dag_run_id))}))
-    out, changed = [], {}
-    for r in records:
-        status = statuses.get((r.dag_id, r.dag_run_id))
-        r = r.model_copy(update={"tasks": tasks.get((r.dag_id, r.dag_run_id), {})})
-        if status is not None:
-            r = r.model_copy(update={"state": status.state, "started_at": status.start_date, "ended_at": status.end_date})
-            ran = versions[r.workflow_id].at(status.bundle_version)
-            if ran is not None and ran != r.version:
-                r = r.model_copy(update={"version": ran})
-                changed[r.id] = r
-            if r.metrics is None and r.state in FINISHED:
-                r = r.model_copy(update={"metrics": collect_metrics(r.dag_id, r.dag_run_id)})
-                changed[r.id] = r
-        out.append(r)
-    if changed:
+    """A run by its id: its plugin record's, or ``airflow-<key>`` for a run started elsewhere (never recorded)."""
+    stored, key = None, run_id.removeprefix(AIRFLOW_ID)
+    if key != run_id and key.isascii() and key.isdigit():
+        row = airflow_dags.find_run(pk=int(key)) if int(key) < 2**31 else None  # Airflow's key is an INTEGER
+    else:
         with transaction() as session:
-            for run in session.scalars(select(Run).where(Run.id.in_(changed))):
-                record = changed[run.id]
-                run.state, run.metrics, run.version = record.state, record.metrics, record.version
-                run.started_at, run.ended_at = record.started_at, record.ended_at
+            found = session.execute(select(Run, Workflow.name).join(Workflow, Workflow.id == Run.workflow_id)
+                                    .where(Run.id == run_id)).first()
+        if found is None:
+            raise NotFound(f"run {run_id} does not exist")
+        stored = _record(*found)
+        row = airflow_dags.find_run(key=(stored.dag_id, stored.dag_run_id))
+    resolved = _Resolved.of([row]) if row is not None else []
+    if not resolved:
+        if stored is None:
+            raise NotFound(f"run {run_id} does not exist")
+        return stored  # Airflow no longer has the run: what the plugin recorded when it triggered it
+    return _records(resolved)[0]
+
+
+AIRFLOW_ID = "airflow-"  # id prefix of a run the plugin did not trigger: Airflow's key of the run follows
+
+
+def _workflow_ids(*, workflow_id: str | None = None, dag_ids: list[str] | None = None,
+                  session: Session | None = None) -> dict[str, str]:
+    """dag_id -> workflow id, of one workflow, of these DAG ids, or of all (archived ones too: their runs stay
+    listed)."""
+    if dag_ids is not None and not dag_ids:
+        return {}
+    if session is None:
+        with transaction() as own:
+            return _workflow_ids(workflow_id=workflow_id, dag_ids=dag_ids, session=own)
+    query = select(Workflow.name, Workflow.id)
+    if workflow_id:
+        query = query.where(Workflow.id == workflow_id)
+    if dag_ids is None or len(dag_ids) > CHUNK:
+        found = {name: wid for name, wid in session.execute(query)}
+        return found if dag_ids is None else {name: found[name] for name in set(dag_ids) & found.keys()}
+    return {name: wid for name, wid in session.execute(query.where(Workflow.name.in_(set(dag_ids))))}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Resolved:
+    """An Airflow run with what the plugin adds: its workflow, its record (if the plugin triggered it), the
+    version it ran and the parameters it used (the version's defaults under what it was given)."""
+
+    run: airflow_dags.AirflowRun
+    workflow_id: str
+    stored: Row[Any] | None  # the mlops_run row
+    version: int
+    params: dict[str, Any]
+
+    @classmethod
+    def of(cls, rows: list[airflow_dags.AirflowRun]) -> list[_Resolved]:
+        """Resolve many runs with four queries of the plugin database, whatever their number. A run whose DAG is
+        no workflow (one purged a moment ago) is left out."""
+        with transaction() as session:
+            names = _workflow_ids(dag_ids=sorted({r.dag_id for r in rows}), session=session)
+            rows = [r for r in rows if r.dag_id in names]
+            if not rows:
+                return []
+            stored = _stored(session, [(r.dag_id, r.run_id) for r in rows])
+            versions = _VersionMap.of(sorted({names[r.dag_id] for r in rows}), session)
+            numbers = [_version_ran(r, stored.get((r.dag_id, r.run_id)), versions[names[r.dag_id]]) for r in rows]
+            unrecorded = {(names[r.dag_id], n) for r, n in zip(rows, numbers, strict=True)
+                          if (r.dag_id, r.run_id) not in stored}
+            defaults = _defaults(session, unrecorded)
+        out = []
+        for row, number in zip(rows, numbers, strict=True):
+            record, wid = stored.get((row.dag_id, row.run_id)), names[row.dag_id]
+            used = record.params if record else {**defaults.get((wid, number), {}), **user_params(row.conf)}
+            out.append(cls(row, wid, record, number, used))
+        return out
+
+
+def _version_ran(run: airflow_dags.AirflowRun, stored: Row[Any] | None, versions: _VersionMap) -> int:
+    """``runtime.version_for``'s rule on a map read once per page: the run's bundle version (which Airflow moves
+    when it clears a run onto the latest), else its pin, else the version in effect when it was due."""
+    pin = run.conf.get(PIN_CONF_KEY)
+    if str(run.bundle_version or "").isdigit():
+        number = versions.at(run.bundle_version)
+    elif isinstance(pin, dict) and isinstance(pin.get("version"), int):
+        number = pin["version"]
+    else:
+        number = versions.in_effect(run.run_after)
+    return number or (stored.version if stored else None) or versions.latest
+
+
+def _stored(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Row[Any]]:
+    """The plugin's records of these runs (those it triggered), as rows, in chunks of bound parameters."""
+    out: dict[tuple[str, str], Row[Any]] = {}
+    table = Run.__table__
+    for i in range(0, len(keys), CHUNK):
+        query = select(table).where(tuple_(table.c.dag_id, table.c.dag_run_id).in_(keys[i:i + CHUNK]))
+        out.update(((run.dag_id, run.dag_run_id), run) for run in session.execute(query))
     return out
 
 
-def collect_metrics(dag_id: str, run_id: str) -> dict[str, dict[str, float]]:
+def _defaults(session: Session, versions: set[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
+    """The parameters' defaults of these (workflow, version)s: what a run given none of them used."""
+    pairs, out = sorted(versions), {}
+    for i in range(0, len(pairs), CHUNK):
+        for wid, number, spec in session.execute(
+                select(WorkflowVersion.workflow_id, WorkflowVersion.number, WorkflowVersion.spec)
+                .where(tuple_(WorkflowVersion.workflow_id, WorkflowVersion.number).in_(pairs[i:i + CHUNK]))):
+            out[(wid, number)] = {k: p.get("default") for k, p in ((spec or {}).get("params") or {}).items()}
+    return out
+
+
+def _records(page: list[_Resolved]) -> list[RunRecord]:
+    """The page as records: Airflow's state and tasks, metrics from what finished runs' tasks returned."""
+    keys = [(r.run.dag_id, r.run.run_id) for r in page]
+    tasks = airflow_dags.task_states(keys)
+    returned = airflow_dags.return_values_of(
+        [r.run.id for r in page if r.run.state in FINISHED and (r.stored is None or r.stored.metrics is None)])
+    out = []
+    for r in page:
+        run, stored = r.run, r.stored
+        metrics = stored.metrics if stored is not None and stored.metrics is not None else (
+            collect_metrics(returned.get(run.id, {})) if run.state in FINISHED else None)
+        out.append(RunRecord(
+            id=stored.id if stored else f"{AIRFLOW_ID}{run.id}", workflow_id=r.workflow_id, workflow_name=run.dag_id,
+            version=r.version, dag_id=run.dag_id, dag_run_id=run.run_id, params=r.params,
+            description=stored.description if stored else run.note or "",
+            state=run.state, triggered_by=stored.triggered_by if stored else run.user or run.run_type,
+            source=(stored.source or "plugin") if stored else run.run_type, created_at=run.run_after,
+            started_at=run.start_date, ended_at=run.end_date, metrics=metrics,
+            tasks=tasks.get((run.dag_id, run.run_id), {})))
+    return out
+
+
+def collect_metrics(returned: dict[str, Any]) -> dict[str, dict[str, float]]:
     """``{task: {name: value}}`` from every task that returned ``{"metrics": {name: number, ...}}``."""
     found = {}
-    for task_id, value in airflow_dags.return_values(dag_id, run_id).items():
+    for task_id, value in returned.items():
         metrics = value.get("metrics") if isinstance(value, dict) else None
         if isinstance(metrics, dict):
             numeric = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
