@@ -286,8 +286,9 @@ def test_fifty_runs_on_two_celery_workers_survive_losing_one(distributed):
         run_ids = list(pool.map(trigger, range(RUNS)))
     assert len(set(run_ids)) == RUNS
     # While they run, the workflow is saved with another structure: the runs keep theirs (MLOps DAG bundle).
-    changed = session.put(f"{distributed.base_url}{API}/workflows/{resp.json()['id']}", json=_workflow_v2(name),
-                          timeout=60)
+    url = f"{distributed.base_url}{API}/workflows/{resp.json()['id']}"
+    etag = session.get(url, timeout=30).headers["ETag"]  # a save names the revision it is based on
+    changed = session.put(url, json=_workflow_v2(name), headers={"If-Match": etag}, timeout=60)
     assert changed.status_code == 200, changed.text
 
     # Kill worker-1 (its whole process tree, as a lost machine) while it runs tasks.
