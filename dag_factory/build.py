@@ -150,7 +150,7 @@ def build_dag(workflow: StoredWorkflow, deployment: Defaults | None = None, acce
         **_run_callbacks(workflow, deployment),
     )
     operators: dict[str, BaseOperator | MappedOperator] = {}
-    for task in _upstream_first(spec):
+    for task in spec.upstream_first():
         operators[task.name] = _operator(dag, workflow, task, operators)
     for task in spec.tasks:
         for upstream in task.depends_on:
@@ -187,19 +187,6 @@ def _task_callbacks(workflow: StoredWorkflow, deployment: Defaults) -> dict:
 
         callbacks["on_failure_callback"] = record_task_error
     return callbacks
-
-
-def _upstream_first(spec: WorkflowSpec) -> list[TaskSpec]:
-    """Tasks in dependency order (the spec is validated acyclic), so a mapped task finds its upstream built."""
-    done: set[str] = set()
-    ordered: list[TaskSpec] = []
-    pending = list(spec.tasks)
-    while pending:
-        ready = [t for t in pending if set(t.depends_on) <= done]
-        ordered += ready
-        done |= {t.name for t in ready}
-        pending = [t for t in pending if t.name not in done]
-    return ordered
 
 
 def to_param(param: ParamSpec) -> Param:

@@ -40,6 +40,9 @@ TRACKING = "tracking"
 # What the bundle writes as each DAG file (shard i is a copy named mlops_workflows_shard_<i>.py): the text of
 # dag_file.py, which the repository's dags/mlops_workflows.py links to (the file for a plain dags folder).
 DAG_FILE_SOURCE = Path(__file__).with_name("dag_file.py").read_text()
+# The DAG file of the editor's test runs (one fixed DAG, airflow_mlops_dag_factory.test_runs), beside them.
+TEST_DAG_FILE = "mlops_test_runs.py"
+TEST_DAG_FILE_SOURCE = Path(__file__).with_name("test_dag_file.py").read_text()
 
 
 def folder_revision(folder: Path) -> int | None:
@@ -157,11 +160,12 @@ class MLOpsDagBundle(BaseDagBundle):
         return None if revision is None else BundleVersion(version=str(revision))
 
     def _write_dag_files(self, revision: int | None) -> None:
-        """The DAG file of every shard, then the marker (so a new revision never meets missing files); shard
+        """The DAG file of every shard and of test runs, then the marker (so a new revision never meets missing files); shard
         files beyond ``[mlops] dag_file_shards`` are removed."""
         base, count = Path(settings.get("dag_file")).name, shard_count()
         for index in range(count):
             _write_if_changed(self.path / shard_file_name(index, base), DAG_FILE_SOURCE)
+        _write_if_changed(self.path / TEST_DAG_FILE, TEST_DAG_FILE_SOURCE)
         for stale in self.path.glob(f"{Path(base).stem}_shard_*.py"):
             match = SHARD_SUFFIX.search(stale.stem)
             if match and int(match.group(1)) >= count:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_mlops_dag_factory import settings, store
+from airflow_mlops_dag_factory.spec import TaskSpec, WorkflowSpec
 from airflow_mlops_dag_factory.usercode import FUNCTION_NAME, compile_task_code
 
 log = logging.getLogger(__name__)
@@ -39,25 +40,33 @@ def run_task(*mapped: Any, workflow_id: str, task_name: str, built_version: int,
     if task is None:
         raise LookupError(f"task {task_name!r} does not exist in version {version} of workflow {spec.name!r}")
     upstream = {name: _plain(context["ti"].xcom_pull(task_ids=name)) for name in task.depends_on}
-    filename = f"<mlops {spec.name}.{task_name} v{version}>"
+    log.info("MLOps: running task %r of workflow %r at version %d", task_name, spec.name, version)
+    return call_task_code(spec, task, f"v{version}", upstream, context, mapped[0] if mapped else None,
+                          user_params(context.get("params") or {}))
+
+
+def call_task_code(spec: WorkflowSpec, task: TaskSpec, label: str, upstream: dict[str, Any], context: dict[str, Any],
+                   item: Any, params: dict[str, Any]) -> Any:
+    """Run a task's code with its globals (``params``, ``upstream`` and each upstream result by name, ...) and
+    return its value; a failure is logged with the user's own lines. Shared by runs and test runs."""
+    filename = f"<mlops {spec.name}.{task.name} {label}>"
     code = compile_task_code(task.code, filename)
     namespace: dict[str, Any] = {
-        "__name__": f"mlops.{spec.name}.{task_name}",
+        "__name__": f"mlops.{spec.name}.{task.name}",
         "__builtins__": builtins,
         **{name: value for name, value in upstream.items() if name.isidentifier() and not keyword.iskeyword(name)},
-        "params": user_params(context.get("params") or {}),
+        "params": params,
         "context": context,
         "upstream": upstream,
-        "item": mapped[0] if mapped else None,
+        "item": item,
         "artifact_root": settings.artifact_root(),
         "artifacts": run_artifacts(spec.name, context),
     }
-    log.info("MLOps: running task %r of workflow %r at version %d", task_name, spec.name, version)
     exec(code, namespace)  # defines the function only; the user's code runs on the next line
     try:
         return namespace[FUNCTION_NAME]()
     except Exception as exc:
-        log.error("MLOps task %r failed in the workflow's code:\n%s", task_name, user_traceback(exc, filename))
+        log.error("MLOps task %r failed in the workflow's code:\n%s", task.name, user_traceback(exc, filename))
         raise
 
 

@@ -179,6 +179,28 @@ class WorkflowSpec(_StrictModel):
     def task(self, name: str) -> TaskSpec | None:
         return next((t for t in self.tasks if t.name == name), None)
 
+    def upstream_first(self) -> list[TaskSpec]:
+        """Tasks in dependency order (a validated spec is acyclic): each after every task it depends on."""
+        done: set[str] = set()
+        ordered: list[TaskSpec] = []
+        pending = list(self.tasks)
+        while pending:
+            ready = [t for t in pending if set(t.depends_on) <= done] or pending  # a cycle: the rest as written
+            ordered += ready
+            done |= {t.name for t in ready}
+            pending = [t for t in pending if t.name not in done]
+        return ordered
+
+    def upstream_of(self, name: str) -> set[str]:
+        """Every task ``name`` depends on, directly or through others."""
+        found: set[str] = set()
+        stack = list(task.depends_on) if (task := self.task(name)) else []
+        while stack:
+            if (dep := stack.pop()) not in found:
+                found.add(dep)
+                stack += list(task.depends_on) if (task := self.task(dep)) else []
+        return found
+
 
 def error_path(loc: tuple[int | str, ...]) -> str:
     """Turn a pydantic location ``('tasks', 2, 'code')`` into the path users read: ``tasks[2].code``."""

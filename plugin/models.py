@@ -213,6 +213,32 @@ class Run(Base):
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
+class TestRun(Base):
+    """A test run from the editor: the spec as the author had it, the tasks to run in order and their inputs.
+
+    The worker of the ``mlops_test_runs`` DAG reads it by id (the DAG run's conf holds nothing else), so the
+    code a test executes is only ever what an author allowed to write code recorded here.
+    """
+
+    __tablename__ = "mlops_test_run"
+    __table_args__ = (Index("ix_mlops_test_run_workflow_id_created_at", "workflow_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("mlops_workflow.id", ondelete="CASCADE"))
+    # "draft" (the draft at draft_revision) or "published" (the current version, when there is no draft).
+    source: Mapped[str] = mapped_column(String(16))
+    source_revision: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tasks: Mapped[list[str]] = mapped_column(JSON)
+    target: Mapped[str | None] = mapped_column(String(250), nullable=True)  # the task tested; None: the whole spec
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    upstream_dag_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    upstream_run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    dag_run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(250))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class ParamPreset(Base):
     """A named set of parameter values for one workflow, usable when triggering."""
 

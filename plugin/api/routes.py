@@ -15,7 +15,7 @@ from airflow_mlops.api import inputs, schemas
 from airflow_mlops.api.auth import authenticated_caller, demand
 from airflow_mlops.api.openapi import Api, json_response, request_body, request_document
 from airflow_mlops.api.problems import ApiError, from_service_error, problem
-from airflow_mlops.services import audit, drafts, notifications, portable, runs, templates, workflows
+from airflow_mlops.services import audit, drafts, notifications, portable, runs, templates, test_runs, workflows
 from airflow_mlops.services.errors import ServiceError
 from airflow_mlops_dag_factory.errors import FieldError
 from airflow_mlops_dag_factory.validate import validate_document
@@ -263,6 +263,33 @@ def review_draft(workflow_id: str) -> Response:
     body = request_body(schemas.ReviewIn)
     return _draft(drafts.review_draft(workflow_id, authenticated_caller().actor(), body.decision, body.comment,
                                       expected_revision=inputs.expected_revision(body.revision)))
+
+
+# -- test runs ---------------------------------------------------------------------------------------
+@api.route("POST", "/workflows/{workflow_id}/tests",
+           summary="Test one task, or the whole draft, on Airflow's workers before publishing", tag="drafts",
+           body=schemas.TestRunIn, response=schemas.TestRunOut, status=201,
+           permission=(sec.EDIT, sec.RESOURCE_WORKFLOWS), errors=(404, 409))
+def start_test(workflow_id: str) -> Response:
+    body = request_body(schemas.TestRunIn)
+    record = test_runs.start_test(workflow_id, body.task, body.params, body.upstream_run_id,
+                                  authenticated_caller().actor())
+    return json_response(schemas.TestRunOut, record.to_dict(), 201)
+
+
+@api.route("GET", "/workflows/{workflow_id}/tests", summary="The workflow's latest test runs, newest first",
+           tag="drafts", response=schemas.TestRunList, permission=(sec.READ, sec.RESOURCE_WORKFLOWS),
+           query=[_q("limit", {"type": "integer", "minimum": 1, "maximum": test_runs.MAX_LISTED})], errors=(404,))
+def list_tests(workflow_id: str) -> Response:
+    limit = inputs.query_int("limit", 20, minimum=1, maximum=test_runs.MAX_LISTED)
+    return json_response(schemas.TestRunList,
+                         {"items": [r.to_dict() for r in test_runs.list_tests(workflow_id, limit)]})
+
+
+@api.route("GET", "/tests/{test_id}", summary="A test run: its state, and each task's result, metrics and log",
+           tag="drafts", response=schemas.TestRunOut, permission=(sec.READ, sec.RESOURCE_WORKFLOWS), errors=(404,))
+def get_test(test_id: str) -> Response:
+    return json_response(schemas.TestRunOut, test_runs.get_test(test_id).to_dict())
 
 
 # -- versions ----------------------------------------------------------------------------------------

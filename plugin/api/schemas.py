@@ -368,6 +368,54 @@ class RunPage(_PageOut):
     items: list[RunOut]
 
 
+class TestRunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    task: str | None = Field(default=None, max_length=250,
+                             description="the task to test (with everything upstream of it unless upstream_run_id "
+                                         "is given); omitted: the whole draft")
+    params: dict[str, Any] = Field(default_factory=dict, description="values over the spec's defaults")
+    upstream_run_id: str | None = Field(default=None, max_length=250,
+                                        description="a run of the workflow whose task results feed the tested task")
+
+
+class TestTaskResult(_Out):
+    state: Literal["queued", "running", "success", "failed", "skipped"]
+    result: Any = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    error: str | None = None
+    log: str = Field(default="", description="what the task's code printed and logged (its end, if very long)")
+    seconds: float | None = None
+
+
+class UpstreamRunOut(_Out):
+    dag_id: str
+    dag_run_id: str
+
+
+class TestRunOut(_Out):
+    id: str
+    workflow_id: str
+    kind: Literal["test"]
+    source: Literal["draft", "published"] = Field(description="what was tested: the draft or the published version")
+    source_revision: int = Field(description="the draft revision, or the published version number")
+    target: str | None
+    tasks: list[str] = Field(description="the tasks run, in order")
+    params: dict[str, Any]
+    upstream_run: UpstreamRunOut | None
+    dag_id: str
+    dag_run_id: str | None
+    created_by: str
+    created_at: str
+    state: str = Field(description="Airflow's state of the test's DAG run")
+    started_at: str | None
+    ended_at: str | None
+    results: dict[str, TestTaskResult]
+
+
+class TestRunList(_Out):
+    items: list[TestRunOut]
+
+
 class TaskTiming(_Out):
     state: str | None
     duration_seconds: float

@@ -495,6 +495,34 @@ def return_values_of(run_ids: list[int]) -> dict[int, dict[str, Any]]:
     return out
 
 
+@dataclass(frozen=True)
+class TestRunStatus:
+    """A run of the test runs' DAG: its state and what its one task has pushed so far."""
+
+    state: str
+    start_date: datetime | None
+    end_date: datetime | None
+    results: dict[str, Any]
+
+
+def test_run_status(dag_id: str, run_id: str, task_id: str, key: str) -> TestRunStatus | None:
+    """The run's state and its task's XCom ``key`` (``None``: Airflow has no such run)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        run = session.execute(select(DagRun.state, DagRun.start_date, DagRun.end_date)
+                              .where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).first()
+        if run is None:
+            return None
+        value = session.scalar(select(XComModel.value).where(
+            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.task_id == task_id,
+            XComModel.key == key, XComModel.map_index == -1))
+    results = XComModel.deserialize_value(_Row(value)) if value is not None else {}
+    return TestRunStatus(str(run.state), run.start_date, run.end_date, results if isinstance(results, dict) else {})
+
+
 def task_timings(dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
     """Per task: state and duration in seconds (mapped tasks summed over their instances)."""
     from airflow.models.taskinstance import TaskInstance

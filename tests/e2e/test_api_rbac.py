@@ -74,6 +74,10 @@ OPS = {
                          lambda c: {"comment": "please", "revision": 1}, "workflow"),
     "review draft": Op("POST", lambda c: f"/workflows/{c.fresh_review()}/draft/review", (E, REVIEWS), 200,
                        lambda c: {"decision": "approve", "comment": "fine", "revision": 2}),
+    "start test run": Op("POST", lambda c: f"/workflows/{c.fresh_draft()}/tests", (E, WF), 201,
+                         lambda c: {"task": "b", "params": {"n": 2}}, "workflow"),
+    "list test runs": Op("GET", lambda c: f"/workflows/{c.shared['id']}/tests", (R, WF), 200),
+    "get test run": Op("GET", lambda c: f"/tests/{c.shared_test}", (R, WF), 200),
     "list versions": Op("GET", lambda c: f"/workflows/{c.shared['id']}/versions", (R, WF), 200),
     "snapshot version": Op("POST", lambda c: f"/workflows/{c.fresh_workflow()}/versions", (E, WF), 201,
                            lambda c: {"description": "snap"}, "workflow"),
@@ -136,6 +140,16 @@ class Context:
         self.runs = [self._trigger() for _ in range(2)]
         self.shared_clone = owner.ok("POST", f"/workflows/{self.shared['id']}/clone", {"name": unique("clone")})["id"]
         self.shared_draft = self.fresh_draft()
+        self.shared_test = self._test_run()
+
+    def _test_run(self) -> str:
+        deadline = time.monotonic() + 60  # the DAG of test runs may still be on its way into Airflow
+        while True:
+            resp = self.owner.call("POST", f"/workflows/{self.shared['id']}/tests", {"task": "a"})
+            if resp.status_code == 201:
+                return resp.json()["id"]
+            assert resp.status_code == 409 and time.monotonic() < deadline, resp.text
+            time.sleep(0.5)
 
     def _trigger(self) -> str:
         deadline = time.monotonic() + 30

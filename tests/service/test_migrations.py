@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from airflow_mlops.models import metadata
-from airflow_mlops_dag_factory import store
+from airflow_mlops_dag_factory import store, test_runs
 
 
 def test_migrated_schema_equals_the_models(plugin_db):
@@ -22,7 +22,7 @@ def test_migrated_schema_equals_the_models(plugin_db):
 
 
 def test_loader_columns_exist_in_the_models():
-    for view in (store.workflow_table, store.version_table, store.run_table):
+    for view in (store.workflow_table, store.version_table, store.run_table, test_runs.test_run_table):
         model = metadata.tables[view.name]
         assert set(view.c.keys()) <= set(model.c.keys()), view.name
 

@@ -155,10 +155,11 @@ def test_shard_files_follow_the_setting(db, tmp_path, monkeypatch):
     tracking = make_bundle(tmp_path, monkeypatch)
     tracking.initialize()
     assert sorted(p.name for p in tracking.path.glob("*.py")) == [
-        "mlops_workflows.py", "mlops_workflows_shard_1.py", "mlops_workflows_shard_2.py"]
+        "mlops_test_runs.py", "mlops_workflows.py", "mlops_workflows_shard_1.py", "mlops_workflows_shard_2.py"]
     monkeypatch.setenv("AIRFLOW__MLOPS__DAG_FILE_SHARDS", "2")
     tracking.refresh()
-    assert sorted(p.name for p in tracking.path.glob("*.py")) == ["mlops_workflows.py", "mlops_workflows_shard_1.py"]
+    assert sorted(p.name for p in tracking.path.glob("*.py")) == [
+        "mlops_test_runs.py", "mlops_workflows.py", "mlops_workflows_shard_1.py"]
 
 
 def test_the_dags_folder_copy_builds_nothing_once_the_bundle_is_configured(db, tmp_path, monkeypatch):

@@ -3,6 +3,7 @@
 // changes, and a conflict (409) explained with reload / diff / keep mine.
 // A new workflow is created as version 1. For an existing one, Save (Ctrl/Cmd+S) saves its draft: runs keep the
 // published version until the draft is published (with a version message, after a review if required) or discarded.
+// Test task / Test all run the saved draft on Airflow's workers first (test_runs.jsx).
 import { h, Fragment } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, enc } from "../api.js";
@@ -12,6 +13,7 @@ import { CodeEditor } from "../code_editor.jsx";
 import { TaskGraph, cycleEdges } from "../graph.jsx";
 import { SideBySideDiff, StructuredDiff, specOutline } from "../diffview.jsx";
 import { TriggerDialog } from "./trigger.jsx";
+import { TestPanel } from "../test_runs.jsx";
 import { CloneDialog } from "./workflows.jsx";
 import { NotificationsEditor, TestNotification, normalizeNotifications, channelCount } from "../notifications.jsx";
 import { DockerForm, TASK_TYPES, emptyDocker, dockerToDraft, dockerToDocument, dockerDraftErrors, typeBadge, typeLabel } from "../docker_form.jsx";
@@ -331,6 +333,11 @@ export function EditorPage() {
                        onSelect={(name) => { setSelected(tasks.findIndex((t) => t.name === name)); setTab("tasks"); }} />
           </div>
           {cycle.edges.size > 0 && <p class="mlops-error" role="alert">Dependency cycle (marked in red).</p>}
+          {id && wf && !readOnly && (
+            <TestPanel workflowId={id} task={tasks[sel] && tasks[sel].name} taskType={tasks[sel] && tasks[sel].type}
+                       source={savedDraft ? "saved draft" : `published version ${wf.version}`}
+                       blocked={dirty ? "Save the draft first: tests run the saved draft" : null} />
+          )}
           {errors.length > 0 && (
             <div class="mlops-problems">
               <h2>Problems</h2>

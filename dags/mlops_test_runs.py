@@ -1,0 +1,1 @@
+../dag_factory/test_dag_file.py
