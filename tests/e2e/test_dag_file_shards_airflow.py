@@ -44,9 +44,10 @@ SECRETS = {"AIRFLOW__API__SECRET_KEY": "shards-e2e-secret", "AIRFLOW__API_AUTH__
 def test_dags_spread_over_two_files_of_the_bundle_are_all_parsed(tmp_path: Path):
     stack = AirflowStack(tmp_path / "home", secrets_=SECRETS, overrides={"AIRFLOW__MLOPS__DAG_FILE_SHARDS": "2"})
     stack.migrate()
-    assert parse_once(stack) == expected("mlops")
+    # The bundle also writes the DAG file of the editor's test runs.
+    assert parse_once(stack) == {**expected("mlops"), "mlops_test_runs": ("mlops", "mlops_test_runs.py")}
     written = sorted(p.name for p in (tmp_path / "home" / "dag_bundles" / "mlops" / "tracking").glob("*.py"))
-    assert written == ["mlops_workflows.py", "mlops_workflows_shard_1.py"]
+    assert written == ["mlops_test_runs.py", "mlops_workflows.py", "mlops_workflows_shard_1.py"]
 
 
 def test_dags_spread_over_two_files_of_a_plain_dags_folder_are_all_parsed(tmp_path: Path):
