@@ -413,6 +413,14 @@ def test_every_operation_is_exercised_and_keeps_its_documented_contract(e2e, adm
     api.call("DELETE", W + "/draft", status=428, workflow_id=wid)
     api.call("DELETE", W + "/draft", status=204, headers={"If-Match": again.headers["ETag"]}, workflow_id=wid)
 
+    # Test runs: one task (its upstream first), read back, listed; a task the workflow lacks is refused.
+    e2e.api.wait_dag("mlops_test_runs")
+    test = api.call("POST", W + "/tests", {"task": "b", "params": {"n": 3}}, status=201, workflow_id=wid).json()
+    assert test["tasks"] == ["a", "b"] and test["source"] == "published"
+    api.call("POST", W + "/tests", {"task": "nope"}, status=400, workflow_id=wid)
+    api.call("GET", "/tests/{test_id}", status=200, test_id=test["id"])
+    api.call("GET", W + "/tests", status=200, query={"limit": 5}, workflow_id=wid)
+
     # Files: export as JSON and YAML, import both (under new names).
     exported = api.call("GET", W + "/export", status=200, workflow_id=wid).json()
     exported["spec"]["name"] = unique("contract_imported")

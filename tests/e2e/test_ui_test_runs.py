@@ -50,7 +50,7 @@ def test_a_task_and_the_whole_draft_are_tested_from_the_editor(e2e, browser, sit
     expect(panel).to_contain_text("saved draft")
 
     # Test the selected task with n = 3: "load" runs first, then "train"; results, metrics and log in the page.
-    panel.locator("#mlops-test-params").fill('{"n": 3}')
+    panel.locator("#test-n").fill("3")  # the typed parameters form, as the trigger's
     panel.get_by_role("button", name="Test task train").click()
     result = panel.locator("#mlops-test-result")
     expect(result).to_have_attribute("data-state", "success", timeout=120_000)

@@ -5,13 +5,15 @@ import { h, Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, enc } from "./api.js";
 import { ErrorBanner, Field, StateBadge, fmtDuration } from "./ui.jsx";
+import { ParamsForm, useParamsForm } from "./params.jsx";
 
 const FINISHED = ["success", "failed"];
 const POLL_MS = 1000;
 
-/** The test panel of an existing workflow. ``task``: the selected task's name; ``blocked``: why it cannot test now. */
-export function TestPanel({ workflowId, task, taskType, blocked, source }) {
-  const [paramsText, setParamsText] = useState("{}");
+/** The test panel of an existing workflow. ``task``: the selected task's name; ``params``: the tested spec's
+ * parameters (a typed form, as the trigger's); ``blocked``: why it cannot test now. */
+export function TestPanel({ workflowId, task, taskType, params, blocked, source }) {
+  const form = useParamsForm(params);
   const [upstreamRun, setUpstreamRun] = useState("");
   const [recentRuns, setRecentRuns] = useState([]);
   const [test, setTest] = useState(null);
@@ -29,15 +31,12 @@ export function TestPanel({ workflowId, task, taskType, blocked, source }) {
   }, [test]);
 
   const start = async (target) => {
-    let params;
-    try { params = JSON.parse(paramsText || "{}"); } catch (e) {
-      setError({ message: "Parameters must be a JSON object", errors: [{ path: "params", message: e.message }] }); return;
-    }
+    if (!form.check()) return;
     setStarting(true); setError(null);
     try {
-      setTest(await api.post(`/workflows/${enc(workflowId)}/tests`, { task: target || undefined, params,
+      setTest(await api.post(`/workflows/${enc(workflowId)}/tests`, { task: target || undefined, params: form.values,
                                                                       upstream_run_id: target && upstreamRun ? upstreamRun : undefined }));
-    } catch (e) { setError(e); } finally { setStarting(false); }
+    } catch (e) { form.showServerErrors(e); setError(e); } finally { setStarting(false); }
   };
 
   const docker = taskType === "docker";
@@ -45,9 +44,10 @@ export function TestPanel({ workflowId, task, taskType, blocked, source }) {
     <section class="mlops-test-panel" id="mlops-test" aria-label="Test runs">
       <h2>Test</h2>
       <p class="mlops-hint">Runs the {source} on Airflow's workers; nothing is published and the workflow's runs are not affected.</p>
-      <Field label="Parameters (JSON, over the defaults)" id="mlops-test-params">
-        <input type="text" value={paramsText} onInput={(e) => setParamsText(e.target.value)} spellcheck={false} />
-      </Field>
+      <details class="mlops-test-params" id="mlops-test-params" open={Object.keys(params || {}).length > 0}>
+        <summary>Parameters</summary>
+        <ParamsForm params={params} values={form.values} texts={form.texts} errors={form.errors} onChange={form.onChange} idPrefix="test" />
+      </details>
       <Field label="Upstream results of the tested task" id="mlops-test-upstream">
         <select value={upstreamRun} onChange={(e) => setUpstreamRun(e.target.value)}>
           <option value="">run its upstream tasks first</option>

@@ -334,7 +334,8 @@ export function EditorPage() {
           </div>
           {cycle.edges.size > 0 && <p class="mlops-error" role="alert">Dependency cycle (marked in red).</p>}
           {id && wf && !readOnly && (
-            <TestPanel workflowId={id} task={tasks[sel] && tasks[sel].name} taskType={tasks[sel] && tasks[sel].type}
+            <TestPanel key={saved.current} workflowId={id} params={JSON.parse(saved.current).params}
+                       task={tasks[sel] && tasks[sel].name} taskType={tasks[sel] && tasks[sel].type}
                        source={savedDraft ? "saved draft" : `published version ${wf.version}`}
                        blocked={dirty ? "Save the draft first: tests run the saved draft" : null} />
           )}
