@@ -318,7 +318,7 @@ def wait_for_quiet(limit_s: float, threshold: float = 1.0) -> float:
 
 
 def measure(ws: list[int], repeat: int, repeat_big: int, serialize_reps: int,
-            variants: tuple[str, ...], save: Any) -> dict[str, Any]:
+            variants: tuple[str, ...], save: Any, worker_reps: int = 15) -> dict[str, Any]:
     """Interleaved fresh-process parses; serialization (Airflow's, ~the same per DAG for every variant and
     by far the slowest part) in the first ``serialize_reps`` repetitions, at W >= 10,000 once, plugin only."""
     rows: dict[str, Any] = {}
@@ -340,11 +340,11 @@ def measure(ws: list[int], repeat: int, repeat_big: int, serialize_reps: int,
                                                      for v in ("plugin", "plugin-bundle", "floor") if v in variants}
         worker_files = {**files, "plugin-bundle": bundle_worker_file(files)}
         target = f"bench_wf_{w // 2:05d}"
-        for _ in range(5):
+        for _ in range(worker_reps):  # ~10 ms each: enough of them that one slow start moves no median
             for v, modes in worker.items():
                 for mode, times in modes.items():
                     times.append(run_child(w, v, worker_files[v], mode, dag_id=target)["parse_s"])
-        row: dict[str, Any] = {"repetitions": n, "load_1min": summary(loads)}
+        row: dict[str, Any] = {"repetitions": n, "worker_repetitions": worker_reps, "load_1min": summary(loads)}
         for v in variants:
             s = samples[v]
             row[v] = {key: summary([x[key] for x in s]) for key in ("parse_s", "parse_cpu_s", "rss_before_mb")}
@@ -408,6 +408,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--repeat-big", type=int, default=2)
     parser.add_argument("--serialize-reps", type=int, default=2)
+    parser.add_argument("--worker-reps", type=int, default=15, help="fresh worker processes per variant and mode")
     parser.add_argument("--serialize", action="store_true")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--processor", action="store_true", help="also run a real dag-processor (part 2)")
@@ -440,7 +441,8 @@ def main() -> None:
         RESULTS.write_text(json.dumps(result, indent=2, default=float) + "\n")
 
     if ws != [0]:
-        measure(ws, args.repeat, args.repeat_big, args.serialize_reps, tuple(args.variants.split(",")), save)
+        measure(ws, args.repeat, args.repeat_big, args.serialize_reps, tuple(args.variants.split(",")), save,
+                args.worker_reps)
     if args.processor:
         from bench_dag_processor import processor_runs
 

@@ -129,7 +129,9 @@ def section(r: dict[str, Any], notes: str = "") -> str:
             )
     out += [
         "",
-        "### Worker-side parse (parsing context = one dag_id), milliseconds, 5 runs each",
+        "### Worker-side parse (parsing context = one dag_id), milliseconds, "
+        + ", ".join(f"{row.get('worker_repetitions', 5)} runs each at W = {int(w):,}" for w, row in sizes.items()
+                    if "worker_parse_s" in row.get("plugin", {})),
         "",
         "*Cold*: a fresh process with only Airflow's task runner imported, then the DAG file (includes importing "
         "`PythonOperator` and the plugin's modules). *Warm*: the file's `airflow.*` imports and the plugin's "
