@@ -17,7 +17,7 @@ from airflow.providers.docker.operators.docker import DockerOperator
 
 from airflow_mlops_dag_factory import settings, store
 from airflow_mlops_dag_factory.runtime import pinned_version, user_params
-from airflow_mlops_dag_factory.spec import DockerSpec, SecretRef
+from airflow_mlops_dag_factory.spec import DockerSpec, SecretRef, TaskSpec
 from airflow_mlops_dag_factory.validate_docker import bind_allowed
 
 RENDERED_FIELDS = ("image", "command", "environment", "mounts")
@@ -64,12 +64,11 @@ class MLOpsDockerOperator(DockerOperator):
         version = pinned_version(self.workflow_id, self.built_version, context.get("dag_run"), self.pinned_by_bundle)
         if version != self.built_version:
             self._apply_version(version, context)
-        for mount in self.mounts:  # the worker's own [mlops] docker_bind_roots, whatever the spec says
-            source = mount.get("source") if isinstance(mount, dict) else getattr(mount, "Source", None)
-            kind = mount.get("type") if isinstance(mount, dict) else mount.get("Type")
-            if kind == "bind" and not bind_allowed(str(source)):
-                raise PermissionError(f"bind mount of {source!r} is outside [mlops] docker_bind_roots")
-        self.environment = {**self.environment, **self._mlops_environment(context, version)}
+        check_bind_mounts(self.mounts)
+        upstream = {name: context["ti"].xcom_pull(task_ids=name) for name in self.upstream}
+        self.environment = {**self.environment, **mlops_environment(
+            self.dag_id, self.task_name, str(version), str(context["run_id"]),
+            user_params(context.get("params") or {}), upstream)}
         self._private_environment = {**(self._private_environment or {}), **resolve_secrets(self.secret_environment)}
         self.log.info("MLOps: running docker task %r of workflow %r at version %d in %s",
                       self.task_name, self.dag_id, version, self.image)
@@ -89,14 +88,66 @@ class MLOpsDockerOperator(DockerOperator):
         for name in RENDERED_FIELDS:
             setattr(self, name, self.render_template(getattr(self, name), context))
 
-    def _mlops_environment(self, context: Any, version: int) -> dict[str, str]:
-        params = user_params(context.get("params") or {})
-        env = {"MLOPS_WORKFLOW": self.dag_id, "MLOPS_TASK": self.task_name, "MLOPS_VERSION": str(version),
-               "MLOPS_RUN_ID": str(context["run_id"]), "MLOPS_PARAMS": json.dumps(params, default=str)}
-        env.update({f"MLOPS_PARAM_{env_name(name)}": as_env(value) for name, value in params.items()})
-        for name in self.upstream:
-            env[f"MLOPS_UPSTREAM_{env_name(name)}"] = as_env(context["ti"].xcom_pull(task_ids=name))
-        return env
+
+
+def check_bind_mounts(mounts: list[Any]) -> None:
+    """The worker's own ``[mlops] docker_bind_roots`` decide, whatever the spec says."""
+    for mount in mounts:
+        source = mount.get("source") if isinstance(mount, dict) else getattr(mount, "Source", None)
+        kind = mount.get("type") if isinstance(mount, dict) else mount.get("Type")
+        if kind == "bind" and not bind_allowed(str(source)):
+            raise PermissionError(f"bind mount of {source!r} is outside [mlops] docker_bind_roots")
+
+
+def mlops_environment(workflow: str, task: str, version: str, run_id: str, params: dict[str, Any],
+                      upstream: dict[str, Any]) -> dict[str, str]:
+    """What every container gets: the workflow, task, version, run, parameters and upstream results."""
+    env = {"MLOPS_WORKFLOW": workflow, "MLOPS_TASK": task, "MLOPS_VERSION": version, "MLOPS_RUN_ID": run_id,
+           "MLOPS_PARAMS": json.dumps(params, default=str)}
+    env.update({f"MLOPS_PARAM_{env_name(name)}": as_env(value) for name, value in params.items()})
+    env.update({f"MLOPS_UPSTREAM_{env_name(name)}": as_env(value) for name, value in upstream.items()})
+    return env
+
+
+def run_container(workflow: str, task: TaskSpec, params: dict[str, Any], upstream: dict[str, Any],
+                  context: Any) -> Any:
+    """A docker task's container run outside its DAG, as a test run does: the same settings, templates, checks,
+    environment and secrets as in a run; its output goes to the standard ``logging`` tree (where a test run
+    collects it); its last line is the result."""
+    if task.docker is None:
+        raise LookupError(f"task {task.name!r} has no docker settings")
+    operator = DockerOperator(task_id=f"mlops_test_{task.name}", **docker_arguments(task.docker))
+    templating: Any = {**context, "params": params}  # Airflow's Context, with the test's params
+    for name in RENDERED_FIELDS:
+        setattr(operator, name, operator.render_template(getattr(operator, name), templating))
+    check_bind_mounts(operator.mounts)
+    operator.environment = {**operator.environment, **mlops_environment(
+        workflow, task.name, "test", str(context["run_id"]), params, upstream)}
+    operator._private_environment = resolve_secrets(task.docker.secret_environment)
+    operator._cached_logger = _PrintedLog()  # type: ignore[assignment]  # what `operator.log` returns
+    return parse_output(operator.execute(templating))
+
+
+class _PrintedLog:
+    """The operator's log as printed lines: a test run collects what its tasks print (the task log shows it too),
+    and the task process's logging setup decides nothing about what the editor sees of a container."""
+
+    def _print(self, level: str, msg: Any, *args: Any) -> None:
+        print(f"{level} {msg % args if args else msg}", flush=True)
+
+    def info(self, msg: Any, *args: Any, **_: Any) -> None:
+        self._print("INFO", msg, *args)
+
+    def warning(self, msg: Any, *args: Any, **_: Any) -> None:
+        self._print("WARNING", msg, *args)
+
+    def error(self, msg: Any, *args: Any, **_: Any) -> None:
+        self._print("ERROR", msg, *args)
+
+    exception = error
+
+    def debug(self, msg: Any, *args: Any, **_: Any) -> None:
+        pass
 
 
 def resolve_secrets(references: dict[str, SecretRef]) -> dict[str, str]:

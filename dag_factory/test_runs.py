@@ -6,7 +6,8 @@ upstream results come from). Its conf carries only that record's id, so whoever 
 repeat a test an author with the right to write code recorded. Tasks run one after another in the worker,
 each with its upstream results from the test's own earlier tasks or from a chosen earlier run of the
 workflow; after each, the results so far (state, value, metrics, what the code printed or logged) are pushed as
-the XCom ``mlops_test``, which the editor polls. Docker tasks are not test-run (the service refuses them).
+the XCom ``mlops_test``, which the editor polls. A docker task's container runs as in a run (its settings,
+templates, secrets and ``MLOPS_*`` environment), its output collected the same way.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy import JSON, String, column, select, table
 
 from airflow_mlops_dag_factory import settings
 from airflow_mlops_dag_factory.database import get_engine
-from airflow_mlops_dag_factory.spec import WorkflowSpec
+from airflow_mlops_dag_factory.spec import TaskSpec, WorkflowSpec
 
 log = logging.getLogger(__name__)
 
@@ -110,19 +111,25 @@ def load_test(test_id: str, url: str | None = None) -> StoredTest:
 
 def execute(**context: Any) -> dict[str, Any]:
     """``python_callable`` of the test DAG's task: run the recorded tasks in order, stop at the first failure."""
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-    from airflow_mlops_dag_factory.runtime import _plain, call_task_code
+    from airflow_mlops_dag_factory.runtime import _plain
 
     conf = getattr(context.get("dag_run"), "conf", None) or {}
     test = load_test(str(conf.get(CONF_KEY)))
     ti = context["ti"]
     results: dict[str, dict[str, Any]] = {name: {"state": "queued"} for name in test.tasks}
     values: dict[str, Any] = {}
+    skipped: set[str] = set()
     for name in test.tasks:
         task = test.spec.task(name)
         if task is None:  # the service checked; a hand-made record cannot get further
             raise LookupError(f"task {name!r} is not in the tested spec")
+        if skipped & set(task.depends_on) and not task.trigger_rule:  # as a run skips after a skipped upstream
+            skipped.add(name)
+            results[name] = {"state": "skipped", "error": "an upstream task was skipped"}
+            ti.xcom_push(key=RESULTS_KEY, value={"tasks": results})
+            continue
         upstream = {}
         for dep in task.depends_on:
             if dep in values:
@@ -138,16 +145,15 @@ def execute(**context: Any) -> dict[str, Any]:
         started, output = time.monotonic(), _Capture()
         try:
             with output:
-                if task.map_over:
-                    value: Any = [call_task_code(test.spec, task, "test", upstream, context, item, test.params)
-                                  for item in list(upstream.get(task.map_over) or [])]
-                else:
-                    value = call_task_code(test.spec, task, "test", upstream, context, None, test.params)
+                value = _run_one(test, task, upstream, context)
             values[name] = value
             results[name] = {"state": "success", "result": _shown(value), "metrics": _metrics(value)}
+        except AirflowSkipException as exc:  # a container's skip_on_exit_code
+            skipped.add(name)
+            results[name] = {"state": "skipped", "error": str(exc)}
         except Exception as exc:  # noqa: BLE001 - recorded for the editor, then the task fails below
             results[name] = {"state": "failed", "error": f"{type(exc).__name__}: {exc}"}
-        results[name].update(log=output.text(), seconds=round(time.monotonic() - started, 3))
+        results[name].update(log=_redacted(output.text()), seconds=round(time.monotonic() - started, 3))
         ti.xcom_push(key=RESULTS_KEY, value={"tasks": results})
         if results[name]["state"] == "failed":
             for rest in test.tasks[test.tasks.index(name) + 1:]:
@@ -155,6 +161,32 @@ def execute(**context: Any) -> dict[str, Any]:
             ti.xcom_push(key=RESULTS_KEY, value={"tasks": results})
             raise AirflowFailException(f"task {name!r} of the test run failed: {results[name]['error']}")
     return {"tasks": {name: r["state"] for name, r in results.items()}}
+
+
+def _run_one(test: StoredTest, task: TaskSpec, upstream: dict[str, Any], context: dict[str, Any]) -> Any:
+    """One task of the test, as its run would execute it: its code (once per item of a mapped task's upstream
+    list), or its container."""
+    from airflow_mlops_dag_factory.runtime import call_task_code
+
+    if task.type == "docker":
+        from airflow_mlops_dag_factory.docker_task import run_container
+
+        return run_container(test.spec.name, task, test.params, upstream, context)
+    if task.map_over:
+        return [call_task_code(test.spec, task, "test", upstream, context, item, test.params)
+                for item in list(upstream.get(task.map_over) or [])]
+    return call_task_code(test.spec, task, "test", upstream, context, None, test.params)
+
+
+def _redacted(text: str) -> str:
+    """The log with every secret the task registered (a container's Connections and Variables) masked, as
+    Airflow masks its own task log."""
+    try:
+        from airflow.sdk._shared.secrets_masker import redact
+    except ImportError:  # pragma: no cover - the masker moved: keep the text, Airflow's own log stays masked
+        return text
+    masked = redact(text)
+    return masked if isinstance(masked, str) else text
 
 
 def _shown(value: Any) -> Any:

@@ -7,7 +7,7 @@ task's upstream; then the fixed ``mlops_test_runs`` DAG is triggered with only t
 (``airflow_mlops_dag_factory.test_runs`` executes it). A test of one task without an earlier run also runs
 everything upstream of it. Test runs are not runs of the workflow's DAG: the runs list, metrics and
 comparisons never see them. Starting one writes code to be executed on workers: it needs the right to edit
-the workflow (its owner, or Op/Admin). Docker tasks are not test-run.
+the workflow (its owner, or Op/Admin).
 """
 
 from __future__ import annotations
@@ -143,12 +143,7 @@ def _tasks_to_run(spec: WorkflowSpec, task: str | None, *, with_upstream: bool) 
         return [], [FieldError("task", f"there is no task {task!r} in the workflow as tested")]
     wanted = ({t.name for t in spec.tasks} if task is None
               else {task} | (spec.upstream_of(task) if with_upstream else set()))
-    ordered = [t for t in spec.upstream_first() if t.name in wanted]
-    docker = [t.name for t in ordered if t.type == "docker"]
-    if docker:
-        return [], [FieldError("task", f"docker tasks cannot be test-run from the editor ({', '.join(docker)}): "
-                                       "test the Python tasks around them, or publish and run the workflow")]
-    return [t.name for t in ordered], []
+    return [t.name for t in spec.upstream_first() if t.name in wanted], []
 
 
 def _record(record: TestRun) -> TestRunRecord:

@@ -165,3 +165,64 @@ def test_a_run_in_flight_keeps_its_task_types_when_python_and_docker_swap(e2e, a
     assert e2e.api.wait_run(name, second["dag_run_id"], timeout=180) == "success"
     assert e2e.api.xcom(name, second["dag_run_id"], "unpack") == {"got": {"packed_by": "python v2"}, "by": "docker v2"}
     assert "docker v2" in e2e.api.task_log(name, second["dag_run_id"], "unpack")
+
+
+def finished_test(admin: Client, workflow_id: str, body: dict[str, Any], timeout: float = 180) -> dict[str, Any]:
+    """A test run from the editor's API (waiting for the DAG of test runs on a fresh stack), once finished."""
+    deadline = time.monotonic() + timeout
+    while (resp := admin.call("POST", f"/workflows/{workflow_id}/tests", body)).status_code == 409:
+        assert time.monotonic() < deadline, resp.text
+        time.sleep(0.5)
+    assert resp.status_code == 201, resp.text
+    test = resp.json()
+    while test["state"] not in ("success", "failed"):
+        assert time.monotonic() < deadline, test
+        time.sleep(0.5)
+        test = admin.ok("GET", f"/tests/{test['id']}")
+    return test
+
+
+def test_a_test_run_runs_a_drafts_container_with_its_params_secrets_and_upstream(e2e, admin):
+    name = unique("docker_tested")
+    spec = {"name": name, "params": {"epochs": {"type": "integer", "default": 3}, "mode": {"type": "string", "default": "slow"}},
+            "tasks": [{"name": "prepare", "code": "return {'rows': 42}"},
+                      {"name": "train", "type": "docker", "depends_on": ["prepare"], "docker": container(
+                          ["sh", "-c", SCRIPT], environment={"MODE": "{{ params.mode }}"},
+                          secret_environment={"DB_PASSWORD": {"connection": "mlops_test_db", "field": "password"},
+                                              "API_TOKEN": {"variable": "mlops_test_token"}})},
+                      {"name": "report", "depends_on": ["train"], "code": "return {'got': train['epochs']}"}]}
+    workflow = admin.ok("POST", "/workflows", {**spec, "tasks": [spec["tasks"][0]]})
+    e2e.api.wait_dag(name)
+    admin.ok("PUT", f"/workflows/{workflow['id']}/draft", spec)  # the container is only in the draft
+
+    test = finished_test(admin, workflow["id"], {"params": {"epochs": 5, "mode": "fast"}})
+    assert test["state"] == "success", test
+    train = test["results"]["train"]
+    assert train["result"] == {"epochs": 5, "mode": "fast", "upstream": {"rows": 42}, "params": {"epochs": 5, "mode": "fast"},
+                               "db_sha": sha(DB_PASSWORD), "token_sha": sha(API_TOKEN)}
+    assert "templated epochs=5 mode=fast" in train["log"]  # the container's output, its Jinja rendered
+    assert DB_PASSWORD not in json.dumps(test) and API_TOKEN not in json.dumps(test)
+    assert test["results"]["report"]["result"] == {"got": 5}
+    assert e2e.api.get(f"/api/v2/dags/{name}/dagRuns")["total_entries"] == 0  # not a run of the workflow
+
+
+def test_a_test_run_skips_after_a_container_asks_to_and_fails_with_its_output(e2e, admin):
+    name = unique("docker_test_skip")
+    workflow = admin.ok("POST", "/workflows", {"name": name, "tasks": [
+        {"name": "maybe", "type": "docker",
+         "docker": container("sh -c 'echo nothing new to train on; exit 99'", skip_on_exit_code=[99])},
+        {"name": "after", "depends_on": ["maybe"], "code": "return 1"},
+        {"name": "broken", "type": "docker",
+         "docker": container(["sh", "-c", "echo loading shard 3; echo 'fatal: corrupt shard 3' >&2; exit 3"])}]})
+    e2e.api.wait_dag(name)
+    skipped = finished_test(admin, workflow["id"], {"task": "after"})
+    assert skipped["state"] == "success" and skipped["tasks"] == ["maybe", "after"]
+    assert {t: r["state"] for t, r in skipped["results"].items()} == {"maybe": "skipped", "after": "skipped"}
+    assert "nothing new to train on" in skipped["results"]["maybe"]["log"]
+
+    failed = finished_test(admin, workflow["id"], {})
+    assert failed["state"] == "failed" and failed["tasks"] == ["maybe", "broken", "after"]
+    broken = failed["results"]["broken"]
+    assert broken["state"] == "failed" and "Docker container failed" in broken["error"]
+    assert "loading shard 3" in broken["log"] and "fatal: corrupt shard 3" in broken["log"]
+    assert failed["results"]["after"]["state"] == "skipped"

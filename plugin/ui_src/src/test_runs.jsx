@@ -39,7 +39,6 @@ export function TestPanel({ workflowId, task, taskType, params, blocked, source 
     } catch (e) { form.showServerErrors(e); setError(e); } finally { setStarting(false); }
   };
 
-  const docker = taskType === "docker";
   return (
     <section class="mlops-test-panel" id="mlops-test" aria-label="Test runs">
       <h2>Test</h2>
@@ -55,8 +54,8 @@ export function TestPanel({ workflowId, task, taskType, params, blocked, source 
         </select>
       </Field>
       <div class="mlops-test-actions">
-        <button type="button" id="mlops-test-task" disabled={!!blocked || starting || !task || docker}
-                title={blocked || (docker ? "Docker tasks are not test-run from the editor" : `Run ${task} of the ${source}`)}
+        <button type="button" id="mlops-test-task" disabled={!!blocked || starting || !task}
+                title={blocked || `Run ${task} of the ${source}${taskType === "docker" ? " (its container)" : ""}`}
                 onClick={() => start(task)}>Test task {task}</button>
         <button type="button" id="mlops-test-all" disabled={!!blocked || starting} title={blocked || `Run every task of the ${source}`}
                 onClick={() => start(null)}>Test all</button>
