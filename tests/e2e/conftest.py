@@ -76,7 +76,9 @@ class E2EStack:
         """Leave the shared stack as a module found it: archived workflows leave the DAG file, so later
         modules do not pay for hundreds of DAGs in every parse (SQLite write locks grow with them)."""
         for workflow_id in self.workflow_ids() - keep:
-            self.api.request("DELETE", f"/pluginsv2/mlops/api/v1/workflows/{workflow_id}")
+            path = f"{self.api.base_url}/pluginsv2/mlops/api/v1/workflows/{workflow_id}"
+            # One slow answer on a busy machine (SQLite write locks) must not leave the rest in every later parse.
+            self.api.session.request("DELETE", path, timeout=180)
 
     def wait_dag_version(self, dag_id: str, number: int, timeout: float = 45) -> None:
         """Until Airflow's latest DAG of ``dag_id`` is workflow version ``number`` (its doc names the version)."""
