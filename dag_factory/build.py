@@ -22,8 +22,7 @@ from airflow.providers.standard.operators.python import (
 from airflow.sdk import DAG, BaseOperator, Param
 
 from airflow_mlops_dag_factory import settings
-from airflow_mlops_dag_factory.bundle import configured as bundle_configured
-from airflow_mlops_dag_factory.bundle import folder_revision, is_version_folder
+from airflow_mlops_dag_factory.bundle import folder_revision, is_version_folder, stray_copy
 from airflow_mlops_dag_factory.notifications.channels import (
     Defaults,
     channels_for,
@@ -66,7 +65,7 @@ def dags_for_file(path: str, dag_id: str | None = None) -> dict[str, DAG]:
     """
     folder = Path(path).parent
     revision = folder_revision(folder)
-    if revision is None and bundle_configured():
+    if stray_copy(revision):
         log.info("MLOps: %s is outside the MLOps DAG bundle, which is configured; it builds no DAGs", path)
         return {}
     pinned = is_version_folder(folder)  # a run's bundle version: a worker, or the dag-processor for its callbacks

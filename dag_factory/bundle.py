@@ -53,6 +53,12 @@ def folder_revision(folder: Path) -> int | None:
         return None
 
 
+def stray_copy(revision: int | None) -> bool:
+    """Whether a DAG file whose folder has this bundle revision (``folder_revision``) is a copy outside the MLOps
+    bundle while the bundle is configured: it must build nothing (the same DAG in two bundles would flap)."""
+    return revision is None and configured()
+
+
 def is_version_folder(folder: Path) -> bool:
     """Whether ``folder`` is one bundle version's folder (what a worker or a run's callbacks build from)."""
     return folder.parent.name == "versions" and folder.name.isdigit() and folder_revision(folder) is not None

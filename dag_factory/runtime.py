@@ -70,6 +70,14 @@ def call_task_code(spec: WorkflowSpec, task: TaskSpec, label: str, upstream: dic
         raise
 
 
+def metrics_of(value: Any) -> dict[str, float]:
+    """The numbers of a task's ``{"metrics": {name: number, ...}}`` result (runs compared, test runs shown)."""
+    metrics = value.get("metrics") if isinstance(value, dict) else None
+    if not isinstance(metrics, dict):
+        return {}
+    return {str(k): float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
 def user_traceback(exc: BaseException, filename: str) -> str:
     """The traceback from the user's first frame on, with their line numbers and source lines."""
     tb = traceback.TracebackException.from_exception(exc)

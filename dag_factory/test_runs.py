@@ -66,14 +66,13 @@ def build_test_dag(access_control: bool) -> Any:
     from airflow.providers.standard.operators.python import PythonOperator
     from airflow.sdk import DAG
 
-    from airflow_mlops_dag_factory.build import START_DATE
+    from airflow_mlops_dag_factory.build import ACCESS_CONTROL, START_DATE
 
-    viewer = {"DAGs": {"can_read"}, "DAG Runs": {"can_read"}}
     dag = DAG(dag_id=TEST_DAG_ID, schedule=None, start_date=START_DATE, catchup=False, tags=["mlops-test"],
               description="Test runs of MLOps workflow drafts, started from the plugin's editor",
               doc_md=__doc__, is_paused_upon_creation=False, max_active_runs=16,
               # Only the plugin triggers it (it records who may); Airflow's roles may look.
-              access_control={"Viewer": viewer, "User": viewer, "Op": viewer} if access_control else None)
+              access_control={role: ACCESS_CONTROL["Viewer"] for role in ACCESS_CONTROL} if access_control else None)
     PythonOperator(task_id=TEST_TASK_ID, python_callable=execute, dag=dag, retries=0)
     return dag
 
@@ -84,9 +83,9 @@ def dags_for_test_file(path: str) -> dict[str, Any]:
     try:
         from pathlib import Path
 
-        from airflow_mlops_dag_factory.bundle import configured, folder_revision
+        from airflow_mlops_dag_factory.bundle import folder_revision, stray_copy
 
-        if folder_revision(Path(path).parent) is None and configured():
+        if stray_copy(folder_revision(Path(path).parent)):
             return {}
         return {TEST_DAG_ID: build_test_dag(settings.dag_access_control())}
     except Exception:
@@ -113,7 +112,7 @@ def execute(**context: Any) -> dict[str, Any]:
     """``python_callable`` of the test DAG's task: run the recorded tasks in order, stop at the first failure."""
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-    from airflow_mlops_dag_factory.runtime import _plain
+    from airflow_mlops_dag_factory.runtime import _plain, metrics_of
 
     conf = getattr(context.get("dag_run"), "conf", None) or {}
     test = load_test(str(conf.get(CONF_KEY)))
@@ -147,7 +146,7 @@ def execute(**context: Any) -> dict[str, Any]:
             with output:
                 value = _run_one(test, task, upstream, context)
             values[name] = value
-            results[name] = {"state": "success", "result": _shown(value), "metrics": _metrics(value)}
+            results[name] = {"state": "success", "result": _shown(value), "metrics": metrics_of(value)}
         except AirflowSkipException as exc:  # a container's skip_on_exit_code
             skipped.add(name)
             results[name] = {"state": "skipped", "error": str(exc)}
@@ -196,13 +195,6 @@ def _shown(value: Any) -> Any:
     except (TypeError, ValueError):
         text = json.dumps(repr(value))
     return json.loads(text) if len(text) <= MAX_RESULT_CHARS else text[:MAX_RESULT_CHARS] + " …"
-
-
-def _metrics(value: Any) -> dict[str, float]:
-    metrics = value.get("metrics") if isinstance(value, dict) else None
-    if not isinstance(metrics, dict):
-        return {}
-    return {str(k): float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 class _Capture(contextlib.AbstractContextManager["_Capture"]):

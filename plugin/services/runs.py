@@ -32,7 +32,7 @@ from airflow_mlops.services.templates import check_param_values
 from airflow_mlops.services.workflows import Page
 from airflow_mlops_dag_factory.errors import FieldError
 from airflow_mlops_dag_factory.notifications.report import run_path
-from airflow_mlops_dag_factory.runtime import PIN_CONF_KEY, user_params
+from airflow_mlops_dag_factory.runtime import PIN_CONF_KEY, metrics_of, user_params
 from airflow_mlops_dag_factory.spec import WorkflowSpec
 
 OBJECT_TYPE = "run"
@@ -381,14 +381,8 @@ def _records(page: list[_Resolved]) -> list[RunRecord]:
 
 def collect_metrics(returned: dict[str, Any]) -> dict[str, dict[str, float]]:
     """``{task: {name: value}}`` from every task that returned ``{"metrics": {name: number, ...}}``."""
-    found = {}
-    for task_id, value in returned.items():
-        metrics = value.get("metrics") if isinstance(value, dict) else None
-        if isinstance(metrics, dict):
-            numeric = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-            if numeric:
-                found[task_id] = numeric
-    return found
+    found = {task_id: metrics_of(value) for task_id, value in returned.items()}
+    return {task_id: numeric for task_id, numeric in found.items() if numeric}
 
 
 def compare(run_ids: list[str]) -> dict[str, Any]:

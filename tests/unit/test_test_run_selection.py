@@ -12,6 +12,7 @@ from test_bundle import BUNDLES, db, make_bundle  # noqa: F401 - the fixture is 
 
 from airflow_mlops.services.test_runs import _tasks_to_run
 from airflow_mlops_dag_factory import test_runs
+from airflow_mlops_dag_factory.runtime import metrics_of
 from airflow_mlops_dag_factory.spec import WorkflowSpec
 
 DIAMOND = WorkflowSpec.model_validate({"name": "d", "tasks": [
@@ -44,8 +45,8 @@ def test_results_are_json_the_editor_can_show_and_metrics_are_numbers():
     assert test_runs._shown({"a": [1, 2]}) == {"a": [1, 2]}
     assert test_runs._shown(Path("/x")) == "PosixPath('/x')"
     assert test_runs._shown("x" * 30_000).endswith(" …")
-    assert test_runs._metrics({"metrics": {"acc": 1, "ok": True, "name": "n", "loss": 0.5}}) == {"acc": 1.0, "loss": 0.5}
-    assert test_runs._metrics([1]) == {}
+    assert metrics_of({"metrics": {"acc": 1, "ok": True, "name": "n", "loss": 0.5}}) == {"acc": 1.0, "loss": 0.5}
+    assert metrics_of([1]) == {}
 
 
 def test_the_capture_keeps_prints_and_logs_and_still_writes_them_out(capsys):
