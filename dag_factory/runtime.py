@@ -21,6 +21,7 @@ from typing import Any
 
 from airflow_mlops_dag_factory import settings, store
 from airflow_mlops_dag_factory.spec import TaskSpec, WorkflowSpec
+from airflow_mlops_dag_factory.step_metrics import StepMetrics, last_values
 from airflow_mlops_dag_factory.usercode import FUNCTION_NAME, compile_task_code
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,27 @@ def run_task(*mapped: Any, workflow_id: str, task_name: str, built_version: int,
         raise LookupError(f"task {task_name!r} does not exist in version {version} of workflow {spec.name!r}")
     upstream = {name: _plain(context["ti"].xcom_pull(task_ids=name)) for name in task.depends_on}
     log.info("MLOps: running task %r of workflow %r at version %d", task_name, spec.name, version)
-    return call_task_code(spec, task, f"v{version}", upstream, context, mapped[0] if mapped else None,
-                          user_params(context.get("params") or {}))
+    steps = StepMetrics()
+    try:
+        return call_task_code(spec, task, f"v{version}", upstream, context, mapped[0] if mapped else None,
+                              user_params(context.get("params") or {}), steps)
+    finally:
+        _store_steps(steps, context["ti"])
+
+
+def _store_steps(steps: StepMetrics, ti: Any) -> None:
+    """Keep what the task logged with the run, also when it failed; losing the curves never fails the task."""
+    try:
+        steps.push(ti)
+    except Exception:  # noqa: BLE001 - the task's own outcome stands; the log says what was lost
+        log.exception("MLOps: could not store the step metrics the task logged")
 
 
 def call_task_code(spec: WorkflowSpec, task: TaskSpec, label: str, upstream: dict[str, Any], context: dict[str, Any],
-                   item: Any, params: dict[str, Any]) -> Any:
-    """Run a task's code with its globals (``params``, ``upstream`` and each upstream result by name, ...) and
-    return its value; a failure is logged with the user's own lines. Shared by runs and test runs."""
+                   item: Any, params: dict[str, Any], steps: StepMetrics | None = None) -> Any:
+    """Run a task's code with its globals (``params``, ``upstream`` and each upstream result by name,
+    ``log_metric`` into ``steps``, ...) and return its value; a failure is logged with the user's own lines.
+    Shared by runs and test runs."""
     filename = f"<mlops {spec.name}.{task.name} {label}>"
     code = compile_task_code(task.code, filename)
     namespace: dict[str, Any] = {
@@ -61,6 +75,7 @@ def call_task_code(spec: WorkflowSpec, task: TaskSpec, label: str, upstream: dic
         "item": item,
         "artifact_root": settings.artifact_root(),
         "artifacts": run_artifacts(spec.name, context),
+        "log_metric": (steps or StepMetrics()).log_metric,
     }
     exec(code, namespace)  # defines the function only; the user's code runs on the next line
     try:
@@ -70,12 +85,13 @@ def call_task_code(spec: WorkflowSpec, task: TaskSpec, label: str, upstream: dic
         raise
 
 
-def metrics_of(value: Any) -> dict[str, float]:
-    """The numbers of a task's ``{"metrics": {name: number, ...}}`` result (runs compared, test runs shown)."""
+def metrics_of(value: Any, steps: Any = None) -> dict[str, float]:
+    """A task's metrics: the last value of each metric it logged per step (``steps``, as stored), then the
+    numbers of its ``{"metrics": {name: number, ...}}`` result, which win (runs compared, test runs shown)."""
     metrics = value.get("metrics") if isinstance(value, dict) else None
-    if not isinstance(metrics, dict):
-        return {}
-    return {str(k): float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    returned = {str(k): float(v) for k, v in metrics.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)} if isinstance(metrics, dict) else {}
+    return {**last_values(steps), **returned}
 
 
 def user_traceback(exc: BaseException, filename: str) -> str:
@@ -88,10 +104,14 @@ def user_traceback(exc: BaseException, filename: str) -> str:
 
 def run_artifacts(dag_id: str, context: dict[str, Any]) -> Path:
     """This run's artifact folder, ``<artifact_root>/<dag_id>/<run_id>/`` (created on first use)."""
-    run_id = getattr(context.get("dag_run"), "run_id", None) or "no-run"
-    folder = settings.artifact_root() / dag_id / "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    folder = artifact_folder(dag_id, getattr(context.get("dag_run"), "run_id", None) or "no-run")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def artifact_folder(dag_id: str, run_id: str) -> Path:
+    """Where a run's tasks write their artifacts (what MLflow tracking uploads with the run)."""
+    return settings.artifact_root() / dag_id / "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
 
 
 def _plain(value: Any) -> Any:

@@ -139,6 +139,29 @@ OPTIONS: tuple[Option, ...] = (
         "True", type="boolean",
     ),
     Option(
+        "mlflow_tracking_uri", "",
+        "MLflow tracking server every finished run of a workflow is sent to (an MLflow run in the experiment "
+        "named after the workflow: parameters, version, description, metrics, step metrics, artifacts). Empty: "
+        "the Airflow Connection ``mlflow_conn_id`` if it exists, else no tracking.",
+        "http://mlflow:5000",
+    ),
+    Option(
+        "mlflow_conn_id", "mlflow_default",
+        "Airflow Connection of the MLflow server when ``mlflow_tracking_uri`` is empty: its host (with "
+        "``http(s)://`` or the schema field as the scheme) and port; login and password for basic auth, or "
+        "``{\"token\": ...}`` in extra for a bearer token; ``{\"ui_url\": ...}`` for links, if not the same.",
+    ),
+    Option(
+        "mlflow_ui_url", "",
+        "Base address of the MLflow UI for the run pages' links. Empty: the tracking URI.",
+    ),
+    Option(
+        "mlflow_lookback_hours", "24",
+        "When tracking starts (or the plugin's outbox is empty), runs that finished this many hours back are "
+        "sent too; older ones are not.",
+        type="integer",
+    ),
+    Option(
         "db_connect_timeout", "10",
         "Seconds the DAG loader waits for the plugin database before serving the cached specs.",
         type="integer",

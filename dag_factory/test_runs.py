@@ -26,6 +26,7 @@ from sqlalchemy import JSON, String, column, select, table
 from airflow_mlops_dag_factory import settings
 from airflow_mlops_dag_factory.database import get_engine
 from airflow_mlops_dag_factory.spec import TaskSpec, WorkflowSpec
+from airflow_mlops_dag_factory.step_metrics import StepMetrics
 
 log = logging.getLogger(__name__)
 
@@ -141,12 +142,12 @@ def execute(**context: Any) -> dict[str, Any]:
         results[name] = {"state": "running"}
         ti.xcom_push(key=RESULTS_KEY, value={"tasks": results})
         log.info("MLOps test run: task %r of workflow %r", name, test.spec.name)
-        started, output = time.monotonic(), _Capture()
+        started, output, steps = time.monotonic(), _Capture(), StepMetrics()
         try:
             with output:
-                value = _run_one(test, task, upstream, context)
+                value = _run_one(test, task, upstream, context, steps)
             values[name] = value
-            results[name] = {"state": "success", "result": _shown(value), "metrics": metrics_of(value)}
+            results[name] = {"state": "success", "result": _shown(value), "metrics": metrics_of(value, steps.points)}
         except AirflowSkipException as exc:  # a container's skip_on_exit_code
             skipped.add(name)
             results[name] = {"state": "skipped", "error": str(exc)}
@@ -162,7 +163,8 @@ def execute(**context: Any) -> dict[str, Any]:
     return {"tasks": {name: r["state"] for name, r in results.items()}}
 
 
-def _run_one(test: StoredTest, task: TaskSpec, upstream: dict[str, Any], context: dict[str, Any]) -> Any:
+def _run_one(test: StoredTest, task: TaskSpec, upstream: dict[str, Any], context: dict[str, Any],
+             steps: StepMetrics) -> Any:
     """One task of the test, as its run would execute it: its code (once per item of a mapped task's upstream
     list), or its container."""
     from airflow_mlops_dag_factory.runtime import call_task_code
@@ -172,9 +174,9 @@ def _run_one(test: StoredTest, task: TaskSpec, upstream: dict[str, Any], context
 
         return run_container(test.spec.name, task, test.params, upstream, context)
     if task.map_over:
-        return [call_task_code(test.spec, task, "test", upstream, context, item, test.params)
+        return [call_task_code(test.spec, task, "test", upstream, context, item, test.params, steps)
                 for item in list(upstream.get(task.map_over) or [])]
-    return call_task_code(test.spec, task, "test", upstream, context, None, test.params)
+    return call_task_code(test.spec, task, "test", upstream, context, None, test.params, steps)
 
 
 def _redacted(text: str) -> str:

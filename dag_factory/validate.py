@@ -40,7 +40,8 @@ SLACK_CHANNEL_PATTERN = re.compile(r"^[#@]?[\w.-]{1,80}$")
 # Slack token prefixes: a value like this is a secret typed into the wrong field.
 SECRET_PREFIXES = ("xoxb-", "xoxp-", "xoxa-", "xoxe-", "xapp-", "hooks.slack.com")
 # Names a task's code sees as globals; a task may not take one of them.
-RESERVED_NAMES = frozenset({"params", "context", "upstream", "result", "item", "artifacts", "artifact_root"})
+RESERVED_NAMES = frozenset({"params", "context", "upstream", "result", "item", "artifacts", "artifact_root",
+                            "log_metric"})
 
 
 def validate_document(data: Any) -> tuple[WorkflowSpec | None, list[FieldError]]:

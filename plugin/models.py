@@ -290,6 +290,31 @@ class StateEvent(Base):
     previous_state: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
+class TrackedRun(Base):
+    """A finished run of a workflow on its way to MLflow (the exporter's outbox), and where it landed.
+
+    ``state`` is ``pending`` (not sent yet), ``failed`` (the last try failed: ``error`` says why, retried at
+    ``next_attempt_at``) or ``exported``. The MLflow run id is kept as soon as MLflow created the run, so a
+    retry completes that run instead of creating a second one.
+    """
+
+    __tablename__ = "mlops_tracked_run"
+    __table_args__ = (Index("ix_mlops_tracked_run_state_next_attempt_at", "state", "next_attempt_at"),
+                      Index("ix_mlops_tracked_run_ended_at", "ended_at"))
+
+    dag_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    dag_run_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    ended_at: Mapped[datetime] = mapped_column(UtcDateTime)  # Airflow's end date of the run: the discovery cursor
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    experiment_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
 class Lease(Base):
     """A named lease held by one process at a time (e.g. which api-server process reads Airflow's states)."""
 

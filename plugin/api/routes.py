@@ -545,7 +545,7 @@ def list_runs() -> Response:
                                            "limit": limit, "offset": offset})
 
 
-@api.route("GET", "/jobs/compare", summary="Compare 2 to 10 runs", tag="runs", response=schemas.CompareOut,
+@api.route("GET", "/jobs/compare", summary="Compare 2 to 50 runs", tag="runs", response=schemas.CompareOut,
            permission=(sec.READ, sec.RESOURCE_RUNS), errors=(404,),
            query=[{"name": "ids", "in": "query", "required": True, "schema": {"type": "string"},
                    "description": "comma-separated run ids"}])
@@ -558,6 +558,12 @@ def compare_runs() -> Response:
            permission=(sec.READ, sec.RESOURCE_RUNS), errors=(404,))
 def get_run(run_id: str) -> Response:
     return json_response(schemas.RunOut, runs.get_run(run_id).to_dict())
+
+
+@api.route("GET", "/jobs/{run_id}/step-metrics", summary="A run's learning curves (metrics logged per step)",
+           tag="runs", response=schemas.StepMetricsOut, permission=(sec.READ, sec.RESOURCE_RUNS), errors=(404,))
+def get_step_metrics(run_id: str) -> Response:
+    return json_response(schemas.StepMetricsOut, runs.get_step_metrics(run_id))
 
 
 # -- audit -------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ serialised through them, so the document cannot drift from what the API really a
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from typing import Annotated, Any, Literal, Optional, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -422,14 +423,47 @@ class TaskTiming(_Out):
     instances: int
 
 
+class StepPoint(_Out):
+    step: int
+    value: float
+    timestamp: datetime
+
+
+class StepSeries(_Out):
+    """One learning curve: what a task (one map index of a mapped task; -1 if unmapped) logged of one metric."""
+
+    task: str
+    map_index: int
+    name: str
+    points: list[StepPoint]
+
+
+class StepMetricsOut(_Out):
+    run_id: str
+    series: list[StepSeries]
+
+
+class VersionChange(_Out):
+    """The structural diff between two consecutive versions of a workflow among the compared runs."""
+
+    workflow_id: str
+    workflow_name: str
+    from_: int = Field(alias="from")
+    to: int
+    diff: SpecDiff
+
+
 class CompareOut(_Out):
     runs: list[RunOut]
     params: dict[str, dict[str, Any]]
     differing_params: list[str]
     versions: dict[str, int]
-    version_diffs: dict[str, SpecDiff]
+    version_diffs: dict[str, SpecDiff]  # the first run's version against each other one of the same workflow
+    version_changes: list[VersionChange]
     tasks: dict[str, dict[str, TaskTiming]]
     metrics: dict[str, dict[str, float | None]]
+    differing_metrics: list[str]
+    step_metrics: dict[str, list[StepSeries]]  # run id -> its learning curves
 
 
 class AuditEventOut(_Out):

@@ -15,11 +15,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 
 from airflow_mlops_dag_factory import settings
 from airflow_mlops_dag_factory.bundle import dag_bundle_name
 from airflow_mlops_dag_factory.shards import base_stem
+from airflow_mlops_dag_factory.step_metrics import XCOM_KEY as STEPS_KEY
 
 log = logging.getLogger(__name__)
 
@@ -431,6 +432,21 @@ def stale_mlops_dags() -> list[str]:
         return list(session.scalars(_mlops_dags().where(DagModel.is_stale.is_(True))))
 
 
+def finished_runs_since(since: datetime, limit: int) -> list[tuple[str, str, datetime]]:
+    """(dag_id, run_id, end_date) of the MLOps DAGs' runs that finished (success or failed) at or after
+    ``since``, the earliest first: what the MLflow exporter has not seen yet."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.execute(
+            select(DagRun.dag_id, DagRun.run_id, DagRun.end_date)
+            .where(DagRun.dag_id.in_(_mlops_dags().scalar_subquery()), DagRun.state.in_(("success", "failed")),
+                   DagRun.end_date >= since)
+            .order_by(DagRun.end_date, DagRun.id).limit(limit))
+        return [(dag_id, run_id, end_date) for dag_id, run_id, end_date in rows if end_date is not None]
+
+
 def _mlops_dags() -> Any:
     """The ids of the DAGs the MLOps DAG file (or its shards) made, as Airflow recorded where each came from: a
     subquery, so the runs of 10,000 workflows are not filtered through 10,000 bound names."""
@@ -479,19 +495,48 @@ def _read_runs(session: Any, *conditions: Any) -> list[AirflowRun]:
             for r in rows]
 
 
-def return_values_of(run_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """What each (unmapped) task returned, for many runs (by Airflow's key) in one query."""
+@dataclass
+class TaskOutputs:
+    """What a run's tasks left in XCom for the plugin: unmapped tasks' return values by task, and the step
+    metrics each task (each map index of a mapped one) logged, by ``(task, map_index)``."""
+
+    returned: dict[str, Any] = field(default_factory=dict)
+    steps: dict[tuple[str, int], Any] = field(default_factory=dict)
+
+
+def task_outputs(run_ids: list[int]) -> dict[int, TaskOutputs]:
+    """The tasks' outputs of many runs (by Airflow's key) in one query."""
     if not run_ids:
         return {}
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    out: dict[int, dict[str, Any]] = {}
+    out: dict[int, TaskOutputs] = {}
     with create_session() as session:
-        rows = session.execute(select(XComModel.dag_run_id, XComModel.task_id, XComModel.value).where(
-            XComModel.dag_run_id.in_(run_ids), XComModel.key == "return_value", XComModel.map_index == -1))
-        for run_id, task_id, value in rows:
-            out.setdefault(run_id, {})[task_id] = XComModel.deserialize_value(_Row(value))
+        rows = session.execute(
+            select(XComModel.dag_run_id, XComModel.task_id, XComModel.map_index, XComModel.key, XComModel.value)
+            .where(XComModel.dag_run_id.in_(run_ids),
+                   ((XComModel.key == "return_value") & (XComModel.map_index == -1)) | (XComModel.key == STEPS_KEY)))
+        for run_id, task_id, map_index, key, value in rows:
+            outputs = out.setdefault(run_id, TaskOutputs())
+            if key == STEPS_KEY:
+                outputs.steps[(task_id, map_index)] = XComModel.deserialize_value(_Row(value))
+            else:
+                outputs.returned[task_id] = XComModel.deserialize_value(_Row(value))
+    return out
+
+
+def run_keys(keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Airflow's key (``dag_run.id``) of each of these (dag_id, run_id) that Airflow has."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    out: dict[tuple[str, str], int] = {}
+    with create_session() as session:
+        for i in range(0, len(keys), 500):
+            rows = session.execute(select(DagRun.dag_id, DagRun.run_id, DagRun.id)
+                                   .where(tuple_(DagRun.dag_id, DagRun.run_id).in_(keys[i:i + 500])))
+            out.update(((dag_id, run_id), pk) for dag_id, run_id, pk in rows)
     return out
 
 

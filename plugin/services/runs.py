@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, computed_field
@@ -23,13 +24,15 @@ from sqlalchemy import Row, select, tuple_
 from sqlalchemy.orm import Session
 
 from airflow_mlops.db import transaction
-from airflow_mlops.models import ParamPreset, Run, Workflow, WorkflowVersion
+from airflow_mlops.models import ParamPreset, Run, TrackedRun, Workflow, WorkflowVersion
 from airflow_mlops.services import airflow_dags, audit, workflows
 from airflow_mlops.services.actors import Actor
+from airflow_mlops.services.airflow_dags import TaskOutputs
 from airflow_mlops.services.diff import diff_specs
 from airflow_mlops.services.errors import Conflict, InvalidInput, NotFound
 from airflow_mlops.services.templates import check_param_values
 from airflow_mlops.services.workflows import Page
+from airflow_mlops_dag_factory import step_metrics
 from airflow_mlops_dag_factory.errors import FieldError
 from airflow_mlops_dag_factory.notifications.report import run_path
 from airflow_mlops_dag_factory.runtime import PIN_CONF_KEY, metrics_of, user_params
@@ -37,11 +40,23 @@ from airflow_mlops_dag_factory.spec import WorkflowSpec
 
 OBJECT_TYPE = "run"
 MAX_DESCRIPTION = 1000  # Airflow's dag_run_note.content
-MAX_COMPARE = 10
+MAX_COMPARE = 50
 FINISHED = frozenset({"success", "failed"})
 # How long a trigger waits for the version just saved to be parsed into Airflow (the save asked for a re-parse).
 TRIGGER_WAIT_SECONDS = 15.0
 CHUNK = 500  # keys per query (SQLite binds at most 32,766 parameters)
+
+
+class TrackingLink(BaseModel):
+    """Where a run stands with MLflow (``[mlops] mlflow_tracking_uri``): ``pending`` (queued), ``failed`` (the
+    last try failed, ``error`` says why; retried) or ``exported`` (``url`` is its MLflow page)."""
+
+    model_config = ConfigDict(frozen=True)
+    state: str
+    run_id: str | None
+    url: str | None
+    error: str | None
+    attempts: int
 
 
 class RunRecord(BaseModel):
@@ -64,6 +79,7 @@ class RunRecord(BaseModel):
     ended_at: datetime | None
     metrics: dict[str, dict[str, float]] | None
     tasks: dict[str, str | None] = {}  # task -> state, from Airflow
+    mlflow: TrackingLink | None = None  # None: tracking is off, or the run was never queued for it
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -358,16 +374,17 @@ def _defaults(session: Session, versions: set[tuple[str, int]]) -> dict[tuple[st
 
 
 def _records(page: list[_Resolved]) -> list[RunRecord]:
-    """The page as records: Airflow's state and tasks, metrics from what finished runs' tasks returned."""
+    """The page as records: Airflow's state and tasks, metrics from what finished runs' tasks returned or logged."""
     keys = [(r.run.dag_id, r.run.run_id) for r in page]
     tasks = airflow_dags.task_states(keys)
-    returned = airflow_dags.return_values_of(
+    tracked = tracking_links(keys)
+    outputs = airflow_dags.task_outputs(
         [r.run.id for r in page if r.run.state in FINISHED and (r.stored is None or r.stored.metrics is None)])
     out = []
     for r in page:
         run, stored = r.run, r.stored
         metrics = stored.metrics if stored is not None and stored.metrics is not None else (
-            collect_metrics(returned.get(run.id, {})) if run.state in FINISHED else None)
+            collect_metrics(outputs.get(run.id, TaskOutputs())) if run.state in FINISHED else None)
         out.append(RunRecord(
             id=stored.id if stored else f"{AIRFLOW_ID}{run.id}", workflow_id=r.workflow_id, workflow_name=run.dag_id,
             version=r.version, dag_id=run.dag_id, dag_run_id=run.run_id, params=r.params,
@@ -375,43 +392,101 @@ def _records(page: list[_Resolved]) -> list[RunRecord]:
             state=run.state, triggered_by=stored.triggered_by if stored else run.user or run.run_type,
             source=(stored.source or "plugin") if stored else run.run_type, created_at=run.run_after,
             started_at=run.start_date, ended_at=run.end_date, metrics=metrics,
-            tasks=tasks.get((run.dag_id, run.run_id), {})))
+            tasks=tasks.get((run.dag_id, run.run_id), {}), mlflow=tracked.get((run.dag_id, run.run_id))))
     return out
 
 
-def collect_metrics(returned: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """``{task: {name: value}}`` from every task that returned ``{"metrics": {name: number, ...}}``."""
-    found = {task_id: metrics_of(value) for task_id, value in returned.items()}
-    return {task_id: numeric for task_id, numeric in found.items() if numeric}
+def tracking_links(keys: list[tuple[str, str]]) -> dict[tuple[str, str], TrackingLink]:
+    """Where each of these runs (dag_id, run_id) stands with MLflow; runs never queued for it are absent."""
+    out: dict[tuple[str, str], TrackingLink] = {}
+    with transaction() as session:
+        for i in range(0, len(keys), CHUNK):
+            for row in session.scalars(select(TrackedRun).where(
+                    tuple_(TrackedRun.dag_id, TrackedRun.dag_run_id).in_(keys[i:i + CHUNK]))):
+                out[(row.dag_id, row.dag_run_id)] = TrackingLink(
+                    state=row.state, run_id=row.mlflow_run_id, url=row.url if row.state == "exported" else None,
+                    error=row.error, attempts=row.attempts)
+    return out
+
+
+def collect_metrics(outputs: TaskOutputs) -> dict[str, dict[str, float]]:
+    """``{task: {name: value}}`` of every unmapped task that returned ``{"metrics": {name: number, ...}}`` or
+    logged step metrics (their last values)."""
+    names = set(outputs.returned) | {task for task, index in outputs.steps if index == -1}
+    found = {task: metrics_of(outputs.returned.get(task), outputs.steps.get((task, -1))) for task in names}
+    return {task: numeric for task, numeric in sorted(found.items()) if numeric}
+
+
+def step_series(outputs: TaskOutputs) -> list[dict[str, Any]]:
+    """The step metrics the tasks logged, one series per (task, map index, name), points in step order."""
+    out = []
+    for (task, index), stored in sorted(outputs.steps.items()):
+        for name, points in sorted(step_metrics.valid(stored).items()):
+            ordered = sorted(enumerate(points), key=lambda item: (item[1][0], item[0]))
+            out.append({"task": task, "map_index": index, "name": name, "points": [
+                {"step": int(step), "value": value, "timestamp": datetime.fromtimestamp(ts / 1000, timezone.utc)}
+                for _, (step, value, ts) in ordered]})
+    return out
+
+
+def outputs_of(records: list[RunRecord]) -> dict[str, TaskOutputs]:
+    """The task outputs of these runs, by run id (empty for a run Airflow no longer has)."""
+    keys = airflow_dags.run_keys([(r.dag_id, r.dag_run_id) for r in records])
+    found = airflow_dags.task_outputs(list(keys.values()))
+    return {r.id: found.get(keys.get((r.dag_id, r.dag_run_id), -1), TaskOutputs()) for r in records}
+
+
+def get_step_metrics(run_id: str) -> dict[str, Any]:
+    """A run's learning curves: every series its tasks logged with ``log_metric``."""
+    record = get_run(run_id)
+    return {"run_id": record.id, "series": step_series(outputs_of([record])[record.id])}
 
 
 def compare(run_ids: list[str]) -> dict[str, Any]:
-    """Runs side by side: parameters (differing ones named), versions and their diffs, task durations, metrics."""
+    """Runs side by side: parameters and metrics (differing ones named), versions and the structural diffs
+    between them, task durations, learning curves."""
     if not 2 <= len(run_ids) <= MAX_COMPARE or len(set(run_ids)) != len(run_ids):
         raise InvalidInput([FieldError("query.ids", f"give 2 to {MAX_COMPARE} distinct run ids, comma-separated")])
     runs = [get_run(run_id) for run_id in run_ids]
     names = sorted({k for r in runs for k in r.params})
     params = {name: {r.id: r.params.get(name) for r in runs} for name in names}
-    differing = [n for n in names if len({repr(v) for v in params[n].values()}) > 1]
     base = runs[0]
-    version_diffs = {}
-    for other in runs[1:]:
-        if other.workflow_id == base.workflow_id and other.version != base.version:
-            key = f"v{base.version}->v{other.version}"
-            old = workflows.get_version(base.workflow_id, base.version).spec
-            new = workflows.get_version(other.workflow_id, other.version).spec
-            version_diffs[key] = diff_specs(old, new)
+    specs: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def spec(workflow_id: str, version: int) -> dict[str, Any]:
+        if (workflow_id, version) not in specs:
+            specs[(workflow_id, version)] = workflows.get_version(workflow_id, version).spec
+        return specs[(workflow_id, version)]
+
+    version_diffs = {f"v{base.version}->v{other.version}": diff_specs(spec(base.workflow_id, base.version),
+                                                                     spec(other.workflow_id, other.version))
+                     for other in runs[1:] if other.workflow_id == base.workflow_id and other.version != base.version}
+    changes = []
+    for workflow_id, name in sorted({(r.workflow_id, r.workflow_name) for r in runs}, key=lambda x: x[1]):
+        numbers = sorted({r.version for r in runs if r.workflow_id == workflow_id})
+        changes += [{"workflow_id": workflow_id, "workflow_name": name, "from": old, "to": new,
+                     "diff": diff_specs(spec(workflow_id, old), spec(workflow_id, new))}
+                    for old, new in itertools.pairwise(numbers)]
     metric_names = sorted({f"{task}.{name}" for r in runs for task, values in (r.metrics or {}).items() for name in values})
+    metrics = {m: {r.id: (r.metrics or {}).get(m.split(".", 1)[0], {}).get(m.split(".", 1)[1]) for r in runs}
+               for m in metric_names}
+    outputs = outputs_of(runs)
     return {
         "runs": [r.to_dict() for r in runs],
         "params": params,
-        "differing_params": differing,
+        "differing_params": [n for n in names if _differs(params[n])],
         "versions": {r.id: r.version for r in runs},
         "version_diffs": version_diffs,
+        "version_changes": changes,
         "tasks": {r.id: airflow_dags.task_timings(r.dag_id, r.dag_run_id) for r in runs},
-        "metrics": {m: {r.id: (r.metrics or {}).get(m.split(".", 1)[0], {}).get(m.split(".", 1)[1]) for r in runs}
-                    for m in metric_names},
+        "metrics": metrics,
+        "differing_metrics": [m for m in metric_names if _differs(metrics[m])],
+        "step_metrics": {r.id: step_series(outputs[r.id]) for r in runs},
     }
+
+
+def _differs(values: dict[str, Any]) -> bool:
+    return len({repr(v) for v in values.values()}) > 1
 
 
 def _record(run: Run, workflow_name: str) -> RunRecord:

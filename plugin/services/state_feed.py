@@ -41,19 +41,19 @@ def holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def hold_lease(holder: str, now: datetime | None = None) -> bool:
-    """Take or renew the feed's lease; True while this process is the one reading Airflow's states."""
+def hold_lease(holder: str, now: datetime | None = None, name: str = LEASE_NAME, seconds: float = LEASE_SECONDS) -> bool:
+    """Take or renew the lease ``name`` (the feed's by default) for ``seconds``; True while this process holds it."""
     now = now or datetime.now(timezone.utc)
-    expires = now + timedelta(seconds=LEASE_SECONDS)
+    expires = now + timedelta(seconds=seconds)
     try:
         with transaction() as session:
             taken = _rowcount(session.execute(
-                update(Lease).where(Lease.name == LEASE_NAME, (Lease.holder == holder) | (Lease.expires_at < now))
+                update(Lease).where(Lease.name == name, (Lease.holder == holder) | (Lease.expires_at < now))
                 .values(holder=holder, expires_at=expires)))
             if taken:
                 return True
-            if session.get(Lease, LEASE_NAME) is None:
-                session.add(Lease(name=LEASE_NAME, holder=holder, expires_at=expires))
+            if session.get(Lease, name) is None:
+                session.add(Lease(name=name, holder=holder, expires_at=expires))
                 return True
             return False
     except IntegrityError:  # another process created the lease at the same moment
