@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip
 CONSTRAINTS := airflow_config/constraints.txt
 PORT ?= 8080
 
-.PHONY: run test lint install install-test chromium container-engine promtool compose ui bench clean
+.PHONY: run test lint install install-test chromium container-engine promtool compose mlflow-server ui bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,20 @@ compose:
 	  $(APT) install -y -qq docker-compose >/dev/null; }; } \
 	  || echo "could not install docker-compose: the compose file test will fail in CI and be skipped elsewhere"
 
+# The MLflow tracking tests run a real `mlflow server` from a venv of its own: mlflow's pins fight Airflow's
+# constraints, and the plugin only speaks MLflow's REST API (tests/e2e/mlflow_server.py starts and stops it).
+# Made again when the pinned requirement changes. [auth]: one test runs MLflow's basic-auth app. (3.18.0 was
+# not installable when pinned: its mlflow-tracing 3.18.0 was missing from the index.)
+MLFLOW_VENV := .venv-mlflow
+MLFLOW_REQUIREMENT := mlflow[auth]==3.17.2
+mlflow-server:
+	@{ [ -x $(MLFLOW_VENV)/bin/mlflow ] && [ "$$(cat $(MLFLOW_VENV)/installed.txt 2>/dev/null)" = '$(MLFLOW_REQUIREMENT)' ]; } \
+	  || { echo "installing $(MLFLOW_REQUIREMENT) into $(MLFLOW_VENV) for the tracking tests"; \
+	  rm -rf $(MLFLOW_VENV) && $(PYTHON) -m venv $(MLFLOW_VENV) && \
+	  $(MLFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check '$(MLFLOW_REQUIREMENT)' && \
+	  echo '$(MLFLOW_REQUIREMENT)' > $(MLFLOW_VENV)/installed.txt; } \
+	  || { rm -rf $(MLFLOW_VENV); echo "could not install mlflow: the tracking tests will fail in CI and be skipped elsewhere"; }
+
 # Lint and type checks first (configuration in .ci/); mypy checks the packages as installed, since their
 # folders (plugin/, dag_factory/) are not their import names.
 lint: install-test
@@ -65,7 +79,7 @@ lint: install-test
 	$(BIN)/python -m mypy --config-file .ci/mypy.ini -p airflow_mlops -p airflow_mlops_dag_factory
 
 # A basetemp of its own: pytest prunes old temp dirs, which must never hit another checkout's running tests.
-test: lint chromium container-engine promtool compose
+test: lint chromium container-engine promtool compose mlflow-server
 	cd tests && ../$(BIN)/python -m pytest --basetemp=../.pytest-tmp $(PYTEST_ARGS)
 
 # Rebuild the pages' script from plugin/ui_src (needs Node.js + npm); the result is committed.

@@ -12,6 +12,7 @@ from airflow_mlops.live.app import app as live_app
 from airflow_mlops.monitoring.api_metrics import instrument
 from airflow_mlops.monitoring.app import METRICS_PREFIX
 from airflow_mlops.monitoring.app import app as metrics_app
+from airflow_mlops.tracking.exporter import StartTracking
 from airflow_mlops.views.pages import MLOpsPagesView
 
 
@@ -37,7 +38,9 @@ class MLOpsPlugin(AirflowPlugin):
     fastapi_apps = [{"app": live_app, "url_prefix": LIVE_PREFIX, "name": "MLOps live states"},
                     {"app": metrics_app, "url_prefix": METRICS_PREFIX, "name": "MLOps Prometheus metrics"}]
     # Starts the state feed with the api-server, so changes are recorded even while no page is open.
-    fastapi_root_middlewares = [{"middleware": StartLiveFeed, "args": [], "kwargs": {}, "name": "MLOps live feed"}]
+    # Starts the MLflow exporter too (idle while tracking is not configured).
+    fastapi_root_middlewares = [{"middleware": StartLiveFeed, "args": [], "kwargs": {}, "name": "MLOps live feed"},
+                                {"middleware": StartTracking, "args": [], "kwargs": {}, "name": "MLOps MLflow tracking"}]
     appbuilder_views = [{"view": MLOpsPagesView()}]  # no "name": no extra "Legacy Views" nav entry
     # Entries in Airflow's own navigation (Plugins -> MLOps -> ...), each shown as an iframe page; the pages
     # link to each other (editor, versions, runs) inside that iframe. Airflow shows plugin menus to every role

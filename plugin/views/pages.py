@@ -118,6 +118,12 @@ class MLOpsPagesView(BaseView):
     def runs(self, caller: Caller) -> str:
         return self._page(caller, "runs")
 
+    @expose("/compare")
+    @page_guard(sec.READ, sec.RESOURCE_RUNS)
+    def compare(self, caller: Caller) -> str:
+        """2 to 50 runs side by side with charts: ``/compare?ids=a,b,c`` (the page reads the ids itself)."""
+        return self._page(caller, "compare")
+
     @expose("/templates")
     @page_guard(sec.READ, sec.RESOURCE_TEMPLATES)
     def templates(self, caller: Caller) -> str:

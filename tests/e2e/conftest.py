@@ -8,6 +8,7 @@ PostgreSQL. Tests cut that path to make the plugin database unreachable for them
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 from container_engine import PodmanEngine, missing_tools
+from mlflow_server import MlflowServer, missing_mlflow
 from notify_sinks import HOOK_DEFAULT, Sinks
 from stack import AirflowStack
 from statsd_sink import StatsdSink
@@ -39,6 +41,8 @@ PLUGIN_SETTINGS = {
     "AIRFLOW__MLOPS__DEFAULT_EVENTS": "on_failure",
     "AIRFLOW__MLOPS__NOTIFICATION_TIMEOUT": "5",
     "AIRFLOW__MLOPS__METRICS_TOKEN": METRICS_TOKEN,
+    # MLflow tracking starts when a test creates its connection: only runs finishing after that are sent.
+    "AIRFLOW__MLOPS__MLFLOW_LOOKBACK_HOURS": "0",
 }
 
 
@@ -241,6 +245,20 @@ def statsd_sink() -> Iterator[StatsdSink]:
     sink = StatsdSink()
     yield sink
     sink.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory) -> Iterator[MlflowServer]:
+    """A real MLflow tracking server (own venv, SQLite store, artifact serving) on 127.0.0.1; tests may stop and
+    start it again. Without ``.venv-mlflow`` the tests using it are skipped, or fail in CI."""
+    reason = missing_mlflow()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} (required in CI)")
+        pytest.skip(reason)
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])

@@ -370,6 +370,7 @@ def test_every_operation_is_exercised_and_keeps_its_documented_contract(e2e, adm
     # Runs and presets.
     api.call("GET", "/jobs", status=200, query={"workflow_id": wid})
     api.call("GET", "/jobs/{run_id}", status=200, run_id=run_b["id"])
+    api.call("GET", "/jobs/{run_id}/step-metrics", status=200, run_id=run_b["id"])
     compared = api.call("GET", "/jobs/compare", status=200, query={"ids": f"{run_a['id']},{run_b['id']}"}).json()
     assert compared["version_diffs"]["v1->v3"]["identical"] is False
     api.call("POST", W + "/presets", {"name": "fast", "params": {"n": 3}}, status=201, workflow_id=wid)

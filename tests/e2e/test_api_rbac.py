@@ -120,6 +120,7 @@ OPS = {
                             lambda c: {"event": "on_failure"}, "workflow"),
     "list runs": Op("GET", lambda c: "/jobs", (R, RUNS), 200),
     "get run": Op("GET", lambda c: f"/jobs/{c.runs[0]}", (R, RUNS), 200),
+    "step metrics": Op("GET", lambda c: f"/jobs/{c.runs[0]}/step-metrics", (R, RUNS), 200),
     "compare runs": Op("GET", lambda c: f"/jobs/compare?ids={c.runs[0]},{c.runs[1]}", (R, RUNS), 200),
     "audit log": Op("GET", lambda c: "/audit", (R, AUDIT), 200),
     "openapi document": Op("GET", lambda c: "/openapi.json", None, 200),
@@ -293,7 +294,7 @@ def test_mlops_pages_share_the_login_and_check_permission(e2e, matrix_clients):
     """Every page is a plain shell (no legacy FAB navbar or banner); the browser tests drive what it renders."""
     base = f"{e2e.stack.base_url}/pluginsv2/mlops"
     viewer = matrix_clients[("viewer", "cookie")].session
-    for path in ("/", "/templates", "/runs"):
+    for path in ("/", "/templates", "/runs", "/compare?ids=a,b"):
         page = viewer.get(base + path, timeout=30)
         assert page.status_code == 200 and 'id="mlops-app"' in page.text, path
         assert "navbar" not in page.text and "deprecated" not in page.text.lower()
@@ -303,7 +304,7 @@ def test_mlops_pages_share_the_login_and_check_permission(e2e, matrix_clients):
     assert asset.status_code == 200 and "javascript" in asset.headers["Content-Type"]
     anonymous = matrix_clients[("anonymous", "bearer")].session
     assert anonymous.get(base + "/static/mlops/app.js", timeout=30).status_code == 401
-    for path in ("/", "/templates", "/runs", "/audit", "/workflows/x"):
+    for path in ("/", "/templates", "/runs", "/compare?ids=a,b", "/audit", "/workflows/x"):
         redirected = anonymous.get(base + path, allow_redirects=False, timeout=30)
         assert redirected.status_code == 302 and "/auth/login/" in redirected.headers["Location"], path
     page_url = base + "/"
@@ -318,6 +319,7 @@ def test_mlops_pages_share_the_login_and_check_permission(e2e, matrix_clients):
     denied = nobody.session.get(page_url, timeout=30)
     assert denied.status_code == 403 and "MLOps Workflows" in denied.text
     assert "navbar" not in denied.text and "<iframe" not in denied.text  # a plain 403, not a nested Airflow UI
+    assert nobody.session.get(base + "/compare?ids=a,b", timeout=30).status_code == 403  # may not read runs
 
     plugins = matrix_clients[("viewer", "bearer")].session.get(f"{e2e.stack.base_url}/api/v2/plugins", timeout=30).json()
     [mlops] = [p for p in plugins["plugins"] if p["name"] == "mlops"]

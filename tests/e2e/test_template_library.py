@@ -38,6 +38,12 @@ def run_template(e2e, admin, template: dict, params: dict, trigger_params: dict 
     return name, run["dag_run_id"]
 
 
+def step_metrics(e2e, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict:
+    """What a task logged with ``log_metric``, as Airflow stored it with the run."""
+    path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/mlops_step_metrics"
+    return e2e.api.get(path, params={"map_index": map_index})["value"]
+
+
 def test_training_then_batch_inference(e2e, admin, library):
     model = unique("model")
     name, run_id = run_template(e2e, admin, library["Standard training pipeline"],
@@ -49,6 +55,10 @@ def test_training_then_batch_inference(e2e, admin, library):
     assert json.loads((registry / registered["version"] / "metrics.json").read_text()) == metrics
     assert (registry / registered["version"] / "model.pkl").stat().st_size > 0
     assert json.loads((registry / registered["version"] / "params.json").read_text())["n_estimators"] == 20
+    curve = step_metrics(e2e, name, run_id, "train")  # the forest grown in ten steps: a learning curve
+    assert [p[0] for p in curve["validation_accuracy"]] == list(range(2, 21, 2))
+    assert curve["validation_accuracy"][-1][1] == metrics["accuracy"]
+    assert all(0 < p[1] <= 1 for p in curve["train_accuracy"])
 
     name, run_id = run_template(e2e, admin, library["Batch inference"], {"model_name": model, "dataset": "wine"})
     scored = e2e.api.xcom(name, run_id, "score")
@@ -64,7 +74,11 @@ def test_hyperparameter_sweep_fans_out_and_registers_the_best(e2e, admin, librar
     mapped = e2e.api.get(f"/api/v2/dags/{name}/dagRuns/{run_id}/taskInstances?task_id=train_candidate")
     assert sorted(t["map_index"] for t in mapped["task_instances"] if t["task_id"] == "train_candidate") == [0, 1, 2, 3]
     best = e2e.api.xcom(name, run_id, "pick_best")
-    assert best["candidates"] == 4
+    assert best["candidates"] == 4 and best["metrics"] == best["best"]["metrics"]
+    candidates = step_metrics(e2e, name, run_id, "pick_best")["candidate_f1_macro"]
+    assert [p[0] for p in candidates] == [0, 1, 2, 3] and max(p[1] for p in candidates) == best["metrics"]["f1_macro"]
+    grown = step_metrics(e2e, name, run_id, "train_candidate", map_index=3)["validation_accuracy"]  # 30 trees, depth 6
+    assert [p[0] for p in grown] == [6, 12, 18, 24, 30]
     registered = e2e.api.xcom(name, run_id, "register")
     assert registered["params"] == best["best"]["params"]
     latest = json.loads((e2e.stack.home / "mlops_artifacts" / "registry" / model / "latest.json").read_text())

@@ -463,10 +463,10 @@ def test_theme_follows_airflow_live_and_every_page_is_captured(e2e, browser, sit
     expect(page.locator("#mlops-runs tbody tr[data-run-id]")).to_have_count(2)
     for box in page.locator("#mlops-runs tbody input[type=checkbox]").all():
         box.check()
-    page.get_by_role("button", name=re.compile(r"Compare \(2\)")).click()
-    expect(page.locator("#mlops-compare tr.differs")).to_contain_text("max_depth")
+    page.get_by_role("button", name=re.compile(r"Compare \(2\)")).click()  # opens the compare page
+    expect(page.locator("#mlops-compare-params tr.differs")).to_contain_text("max_depth")
     shoot(page, "runs-compare")
-    page.keyboard.press("Escape")
+    page = s.open(f"/workflows/{wf['id']}/runs")
     page.get_by_role("button", name="Trigger").click()
     expect(page.get_by_role("dialog").get_by_label("max_depth")).to_have_value("8")
     shoot(page, "runs-trigger")

@@ -9,9 +9,10 @@ import { VersionsPage } from "./pages/versions.jsx";
 import { TemplatesPage } from "./pages/templates.jsx";
 import { RunsPage } from "./pages/runs.jsx";
 import { AuditPage } from "./pages/audit.jsx";
+import { ComparePage } from "./pages/compare.jsx";
 
 const PAGES = { workflows: WorkflowsPage, editor: EditorPage, versions: VersionsPage, templates: TemplatesPage,
-  runs: RunsPage, audit: AuditPage };
+  runs: RunsPage, audit: AuditPage, compare: ComparePage };
 
 export const SHORTCUTS = [
   ["?", "Show this help"],

@@ -1,14 +1,16 @@
-// Runs, per workflow or across all: live state, params, description, version, duration; select runs to
-// compare; trigger with a typed form and a description; each run links to Airflow's Grid. States arrive
+// Runs, per workflow or across all: live state, params, description, version, duration; select 2 to 50 runs
+// and open the compare page; a run's detail shows its task graph, metrics and learning curves; trigger with a typed form and a description; each run links to Airflow's Grid. States arrive
 // over the live stream and are applied in place; REST is asked again only when an event calls for it.
 import { h, Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { api, query, enc } from "../api.js";
 import { boot, perms } from "../boot.js";
-import { Layout, Link, StateBadge, Pager, ErrorBanner, Dialog, fmtTime, fmtDuration, fmtValue, useLoad, useToast, Toast } from "../ui.jsx";
+import { Layout, Link, StateBadge, Pager, ErrorBanner, Dialog, go, fmtTime, fmtDuration, fmtValue, useLoad, useToast, Toast } from "../ui.jsx";
 import { useLiveData, LiveStatus } from "../live.js";
 import { TaskGraph } from "../graph.jsx";
 import { TriggerDialog } from "./trigger.jsx";
+import { LearningCurves } from "../charts.jsx";
+import { MAX_COMPARE, safeHref } from "./compare.jsx";
 
 const PAGE = 25;
 const STATES = ["queued", "running", "success", "failed"];
@@ -63,14 +65,14 @@ export function RunsPage() {
     workflowIds: id ? [id] : [],
   });
 
-  const toggle = (runId, on) => setPicked((now) => (on ? [...now.filter((x) => x !== runId), runId].slice(-10) : now.filter((x) => x !== runId)));
+  const toggle = (runId, on) => setPicked((now) => (on ? [...now.filter((x) => x !== runId), runId].slice(-MAX_COMPARE) : now.filter((x) => x !== runId)));
   const items = page ? page.items : [];
   const title = id ? `Runs${wf ? ` of ${wf.name}` : ""}` : "All runs";
   const crumbs = id ? <Fragment><Link href="/">Workflows</Link> / <Link href={`/workflows/${enc(id)}`}>{wf ? wf.name : "…"}</Link> / Runs</Fragment> : null;
   const actions = (
     <Fragment>
-      <button type="button" disabled={picked.length < 2} onClick={() => setDialog({ kind: "compare" })}
-              title="Select 2 to 10 runs">Compare{picked.length ? ` (${picked.length})` : ""}</button>
+      <button type="button" disabled={picked.length < 2} onClick={() => go(`/compare?ids=${picked.map(enc).join(",")}`)}
+              title={`Select 2 to ${MAX_COMPARE} runs`}>Compare{picked.length ? ` (${picked.length})` : ""}</button>
       {id && wf && perms.trigger_runs && <button type="button" class="primary" data-shortcut="t" onClick={() => setDialog({ kind: "trigger" })}>Trigger</button>}
     </Fragment>
   );
@@ -127,7 +129,6 @@ export function RunsPage() {
       )}
       {dialog && dialog.kind === "rerun" && <RerunLoader run={dialog.run} onClose={() => setDialog(null)}
                                                           onTriggered={(run) => { setDialog(null); showToast(`Triggered ${run.dag_run_id}`); reload(); }} />}
-      {dialog && dialog.kind === "compare" && <CompareDialog ids={picked} onClose={() => setDialog(null)} />}
       <Toast message={toast} />
     </Layout>
   );
@@ -142,6 +143,10 @@ function RerunLoader({ run, onClose, onTriggered }) {
 
 function RunDetail({ run }) {
   const [version] = useLoad(() => api.get(`/workflows/${enc(run.workflow_id)}/versions/${run.version}`), [run.workflow_id, run.version]);
+  // Learning curves: reloaded when the run's state changes (a running task logs more steps).
+  const [steps] = useLoad(() => api.get(`/jobs/${enc(run.id)}/step-metrics`).catch(() => null), [run.id, run.state]);
+  const mlflow = run.mlflow || null;
+  const mlflowUrl = mlflow && safeHref(mlflow.url);
   return (
     <div class="mlops-run-detail-body">
       <div class="mlops-graph-box">
@@ -149,47 +154,21 @@ function RunDetail({ run }) {
       </div>
       <div>
         <p><b>Description:</b> {run.description || <span class="mlops-muted">none</span>}</p>
+        {mlflow && <p class="mlops-mlflow" data-mlflow-state={mlflow.state}><b>MLflow:</b>{" "}
+          {mlflowUrl ? <a href={mlflowUrl} target="_blank" rel="noopener noreferrer" class="mlops-mlflow-link">Open in MLflow ↗</a>
+            : <span class="mlops-muted">{mlflow.state}{mlflow.error ? `: ${mlflow.error}` : ""}</span>}</p>}
         <p><b>Tasks:</b> {Object.entries(run.tasks || {}).map(([t, s]) => <span key={t} class="mlops-kv">{t}: <StateBadge state={s || "none"} /></span>)}</p>
         {run.metrics && Object.keys(run.metrics).length > 0 && (
           <table class="mlops-table compact"><thead><tr><th>Task</th><th>Metric</th><th>Value</th></tr></thead>
             <tbody>{Object.entries(run.metrics).flatMap(([t, m]) => Object.entries(m).map(([k, v]) => <tr key={`${t}.${k}`}><td>{t}</td><td>{k}</td><td>{v}</td></tr>))}</tbody></table>
         )}
       </div>
-    </div>
-  );
-}
-
-function CompareDialog({ ids, onClose }) {
-  const [data, error] = useLoad(() => api.get(`/jobs/compare?ids=${ids.map(enc).join(",")}`), [ids.join(",")]);
-  return (
-    <Dialog title={`Compare ${ids.length} runs`} wide onClose={onClose}>
-      <ErrorBanner error={error} />
-      {data && (
-        <div class="mlops-compare" id="mlops-compare">
-          <table class="mlops-table compact">
-            <thead><tr><th />{data.runs.map((r) => <th key={r.id}>{r.dag_run_id}<div class="mlops-muted">{r.workflow_name} v{r.version}</div></th>)}</tr></thead>
-            <tbody>
-              <tr><th>State</th>{data.runs.map((r) => <td key={r.id}><StateBadge state={r.state} /></td>)}</tr>
-              <tr><th>Duration</th>{data.runs.map((r) => <td key={r.id}>{fmtDuration(r.duration_seconds)}</td>)}</tr>
-              <tr><th>Description</th>{data.runs.map((r) => <td key={r.id}>{r.description}</td>)}</tr>
-              {Object.keys(data.params).map((p) => (
-                <tr key={`p${p}`} class={data.differing_params.includes(p) ? "differs" : ""}>
-                  <th>param {p}</th>{data.runs.map((r) => <td key={r.id}>{fmtValue(data.params[p][r.id])}</td>)}
-                </tr>
-              ))}
-              {Object.keys(data.metrics).map((m) => (
-                <tr key={`m${m}`}><th>metric {m}</th>{data.runs.map((r) => <td key={r.id}>{data.metrics[m][r.id] ?? "–"}</td>)}</tr>
-              ))}
-              {[...new Set(Object.values(data.tasks).flatMap((m) => Object.keys(m)))].map((t) => (
-                <tr key={`t${t}`}><th>task {t}</th>{data.runs.map((r) => {
-                  const x = (data.tasks[r.id] || {})[t];
-                  return <td key={r.id}>{x ? <Fragment><StateBadge state={x.state || "none"} /> {fmtDuration(x.duration_seconds)}</Fragment> : "–"}</td>;
-                })}</tr>
-              ))}
-            </tbody>
-          </table>
+      {steps && steps.series && steps.series.length > 0 && (
+        <div class="mlops-run-curves" data-run-id={run.id}>
+          <h3>Learning curves</h3>
+          <LearningCurves runs={[{ key: run.id, short: "", label: run.dag_run_id, index: 0, series: steps.series }]} />
         </div>
       )}
-    </Dialog>
+    </div>
   );
 }

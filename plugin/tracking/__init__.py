@@ -1,0 +1,1 @@
+"""Experiment tracking: sending each Airflow run to an external tracker (MLflow), optional and best effort."""
