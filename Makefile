@@ -80,7 +80,7 @@ lint: install-test
 
 # A basetemp of its own: pytest prunes old temp dirs, which must never hit another checkout's running tests.
 test: lint chromium container-engine promtool compose mlflow-server
-	cd tests && ../$(BIN)/python -m pytest --basetemp=../.pytest-tmp $(PYTEST_ARGS)
+	cd tests && ../$(BIN)/python -m pytest --basetemp=../.pytest-tmp --durations=30 $(PYTEST_ARGS)
 
 # Rebuild the pages' script from plugin/ui_src (needs Node.js + npm); the result is committed.
 ui:

@@ -28,6 +28,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -91,7 +92,8 @@ def seed_runs(airflow_db: str, plugin_db: str, per_workflow: int) -> dict[str, A
     running 100,000 runs through the scheduler would take hours on 2 cores).
 
     Each run is what Airflow keeps of a run of the 10-task chain (a ``dag_run`` on the DAG's latest version, 10
-    task instances, the last task's ``{"metrics": ..}`` return value when it succeeded). Even-numbered runs are
+    task instances, the last task's ``{"metrics": ..}`` return value and a 20-step learning curve it logged with
+    ``log_metric`` when it succeeded). Even-numbered runs are
     as the plugin's trigger leaves them (the pin in the conf, the description as the note, a record in the
     plugin's database); the others as Airflow's REST API (``lr`` in the conf) or its schedule start them, with
     no plugin record. One run in five failed; ``run_after`` interleaves the workflows, 7 s apart.
@@ -101,7 +103,7 @@ def seed_runs(airflow_db: str, plugin_db: str, per_workflow: int) -> dict[str, A
     with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={plugin_db}") as conn:
         workflows = sorted(conn.execute("SELECT name, id FROM mlops_workflow").fetchall())
     start, newest = time.perf_counter(), datetime.now(UTC) - timedelta(hours=1)
-    runs, records = [], []
+    runs, records, record_states = [], [], []
     for k in range(per_workflow):
         for i, (name, wid) in enumerate(workflows):
             at = newest - timedelta(seconds=7 * (k * len(workflows) + i))
@@ -111,6 +113,7 @@ def seed_runs(airflow_db: str, plugin_db: str, per_workflow: int) -> dict[str, A
                 conf, user, note = {**params, "__mlops__": {"version": 1, "workflow_id": wid}}, ADMIN[0], f"bench {k}"
                 records.append((str(uuid.uuid4()), wid, 1, name, run_id, json.dumps(params), note, "queued", ADMIN[0],
                                 at, "plugin"))
+                record_states.append(state)
             elif k % 4 == 1:  # Airflow's REST API
                 run_id, conf, user, note = f"manual__{at.isoformat()}", {"lr": 0.5}, ADMIN[0], None
             else:  # Airflow's schedule
@@ -150,6 +153,13 @@ def seed_runs(airflow_db: str, plugin_db: str, per_workflow: int) -> dict[str, A
             SELECT r.id, 't{TASKS - 1}', -1, 'return_value', r.dag_id, r.run_id,
                    jsonb_build_object('metrics', jsonb_build_object('score', round(random()::numeric, 4))), r.end_date
             FROM bench_run b JOIN dag_run r USING (dag_id, run_id) WHERE r.state = 'success'""")
+        conn.execute(f"""
+            INSERT INTO xcom (dag_run_id, task_id, map_index, key, dag_id, run_id, value, timestamp)
+            SELECT r.id, 't{TASKS - 1}', -1, 'mlops_step_metrics', r.dag_id, r.run_id,
+                   jsonb_build_object('loss', (SELECT jsonb_agg(jsonb_build_array(s, round(1.0 / (s + 1), 4),
+                                                                                  (extract(epoch FROM r.end_date) * 1000)::bigint))
+                                               FROM generate_series(0, 19) s)), r.end_date
+            FROM bench_run b JOIN dag_run r USING (dag_id, run_id) WHERE r.state = 'success'""")
     with (psycopg.connect(f"host=127.0.0.1 user=postgres dbname={plugin_db}") as conn,
           conn.cursor().copy("COPY mlops_run (id, workflow_id, version, dag_id, dag_run_id, params, description, "
                              "state, triggered_by, created_at, source) FROM STDIN") as copy):
@@ -158,7 +168,9 @@ def seed_runs(airflow_db: str, plugin_db: str, per_workflow: int) -> dict[str, A
     for database in (airflow_db, plugin_db):  # statistics as autovacuum would have them after such a load
         with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={database}", autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
-    return {"runs": len(runs), "plugin_records": len(records), "seconds_runs": round(time.perf_counter() - start, 1)}
+    finished = [(r[0], r[3], r[4]) for r, k in zip(records, record_states, strict=True) if k == "success"][:2000]
+    return {"runs": len(runs), "plugin_records": len(records), "seconds_runs": round(time.perf_counter() - start, 1),
+            "finished": finished}
 
 
 # -- the load generator (a separate process) ----------------------------------------------------------
@@ -218,6 +230,15 @@ def make_request(op: str, plan: dict[str, Any], rng: random.Random) -> tuple[str
             return "GET", f"/api/v2/dags/~/dagRuns?state=failed&limit=50&offset={failed_page}&order_by=-run_after", None
         case "plugin jobs workflow":
             return "GET", f"{API}/jobs?workflow_id={wid}&limit=50", None
+        case "plugin step metrics":
+            return "GET", f"{API}/jobs/{rng.choice(plan['finished'])[0]}/step-metrics", None
+        case "airflow step metrics":  # the same learning curve read through Airflow's own XCom endpoint
+            _, dag_id, run_id = rng.choice(plan["finished"])
+            return "GET", (f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances/t{TASKS - 1}"
+                           "/xcomEntries/mlops_step_metrics"), None
+        case "plugin compare 2" | "plugin compare 50":
+            picked = rng.sample(plan["finished"], int(op.rsplit(" ", 1)[1]))
+            return "GET", f"{API}/jobs/compare?ids={','.join(p[0] for p in picked)}", None
         case "airflow jobs workflow":
             return "GET", f"/api/v2/dags/{name}/dagRuns?limit=50&order_by=-run_after", None
     raise ValueError(op)
@@ -366,9 +387,11 @@ def aggregate(reps: list[dict[str, Any]], ops: list[str]) -> dict[str, Any]:
 PAIRS = [("plugin list page", "airflow list page"), ("plugin list search", "airflow list search"),
          ("plugin list tag", "airflow list tag"), ("plugin get", "airflow get"),
          ("plugin trigger", "airflow trigger"), ("plugin jobs page", "airflow jobs page"),
-         ("plugin jobs state", "airflow jobs state"), ("plugin jobs workflow", "airflow jobs workflow")]
+         ("plugin jobs state", "airflow jobs state"), ("plugin jobs workflow", "airflow jobs workflow"),
+         ("plugin step metrics", "airflow step metrics")]
 READS = ["plugin list page", "plugin list search", "plugin list tag", "plugin get", "plugin diff", "plugin jobs page",
-         "plugin jobs state", "plugin jobs workflow"]
+         "plugin jobs state", "plugin jobs workflow", "plugin step metrics", "plugin compare 2"]
+UNTARGETED = ["plugin compare 50"]  # 50 runs with their curves, parameters, metrics and tasks: reported as is
 WRITES = ["plugin create", "plugin update", "plugin clone", "plugin trigger"]
 
 
@@ -388,6 +411,7 @@ def main() -> None:
     parser.add_argument("--max-load-wait", type=float, default=600, help="seconds to wait for loadavg < 1")
     parser.add_argument("--out", type=Path, default=RESULTS,
                         help="results file; RESULTS.md is rewritten only for the default one")
+    parser.add_argument("--ops", default="", help="comma-separated operations to measure (default: all)")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.loadgen:
@@ -436,10 +460,13 @@ def main() -> None:
         proc.wait(60)
         print(f"seeding {args.runs_per_workflow} runs of every workflow...", flush=True)
         seeded_runs = seed_runs(databases[0], databases[1], args.runs_per_workflow)
-        print(json.dumps(seeded_runs), flush=True)
-        ops = [op for pair in PAIRS for op in pair] + ["plugin diff", "plugin create", "plugin update", "plugin clone"]
+        print(json.dumps({k: v for k, v in seeded_runs.items() if k != "finished"}), flush=True)
+        ops = [op for pair in PAIRS for op in pair] + ["plugin diff", "plugin create", "plugin update", "plugin clone",
+                                                       "plugin compare 2", *UNTARGETED]
+        if args.ops:
+            ops = [op for op in ops if op in args.ops.split(",")]
         plan = {"base_url": stack.base_url, "token": token, "workflows": args.workflows, "versions": args.versions,
-                "runs": seeded_runs["runs"],
+                "runs": seeded_runs["runs"], "finished": seeded_runs["finished"],
                 "ids": seeded["ids"], "big_id": seeded["big_id"], "ops": ops, "rounds": args.rounds,
                 "airflow_list_rounds": args.airflow_list_rounds, "mixed_rounds": args.mixed_rounds,
                 "threads": args.threads, "burst_seconds": args.burst_seconds, "burst_requests": args.burst_requests}
@@ -461,12 +488,17 @@ def main() -> None:
                                  for op, v in reps[-1]["ops"].items()}}), flush=True)
         table = aggregate(reps, ops)
         ratios = {plugin: {key: round(table[plugin][key]["median"] / table[airflow][key]["median"], 2)
-                           for key in ("p50_ms", "p95_ms", "mixed_p95_ms", "throughput_rps")} for plugin, airflow in PAIRS}
+                           for key in ("p50_ms", "p95_ms", "mixed_p95_ms", "throughput_rps")}
+                  for plugin, airflow in PAIRS if plugin in ops and airflow in ops}
+        if "plugin compare 2" in ops and "plugin compare 50" in ops:  # what 48 more runs cost
+            ratios["plugin compare 50 / plugin compare 2"] = {
+                key: round(table["plugin compare 50"][key]["median"] / table["plugin compare 2"][key]["median"], 2)
+                for key in ("p50_ms", "p95_ms")}
         targets = {op: {"p95_ms_median": table[op]["p95_ms"]["median"],
                         "mixed_p95_ms_median": table[op]["mixed_p95_ms"]["median"],
                         "target_ms": TARGETS_MS["read" if op in READS else "write"],
                         "met": table[op]["p95_ms"]["median"] < TARGETS_MS["read" if op in READS else "write"]}
-                   for op in READS + WRITES}
+                   for op in READS + WRITES if op in ops}
         result = {"machine": machine(), "setup": {
             "workflows": args.workflows, "tasks": args.workflows * TASKS, "versions_of_one": args.versions,
             "api_workers": args.api_workers, "rounds": args.rounds, "airflow_list_rounds": args.airflow_list_rounds,
@@ -474,7 +506,7 @@ def main() -> None:
             "burst_seconds": args.burst_seconds, "burst_requests": args.burst_requests,
             "seed_seconds_create": seeded["seconds_create"], "seed_seconds_history": seeded["seconds_history"],
             "runs": seeded_runs["runs"], "plugin_run_records": seeded_runs["plugin_records"],
-            "seed_seconds_runs": seeded_runs["seconds_runs"],
+            "seed_seconds_runs": seeded_runs["seconds_runs"], "ops": args.ops or "all",
             "dag_processor_seconds_to_list_all": round(parse_seconds)},
             "summary": table, "ratios_plugin_over_airflow": ratios, "targets": targets, "reps": reps}
         args.out.parent.mkdir(exist_ok=True)

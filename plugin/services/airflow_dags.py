@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import or_, select, tuple_, update
 
 from airflow_mlops_dag_factory import settings
 from airflow_mlops_dag_factory.bundle import dag_bundle_name
@@ -412,15 +412,16 @@ def find_runs(where: RunFilter) -> list[AirflowRun]:
         return _read_runs(session, *scope, *others)
 
 
-def find_run(*, pk: int | None = None, key: tuple[str, str] | None = None) -> AirflowRun | None:
-    """One run, by Airflow's key or by ``(dag_id, run_id)``."""
+def runs_by_key(pks: list[int], keys: list[tuple[str, str]]) -> list[AirflowRun]:
+    """Runs by Airflow's key or by ``(dag_id, run_id)``, in one query (a page of them: no chunking)."""
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
-    condition = DagRun.id == pk if key is None else (DagRun.dag_id == key[0]) & (DagRun.run_id == key[1])
+    conditions = ([DagRun.id.in_(pks)] if pks else []) + ([tuple_(DagRun.dag_id, DagRun.run_id).in_(keys)] if keys else [])
+    if not conditions:
+        return []
     with create_session() as session:
-        found = _read_runs(session, condition)
-    return found[0] if found else None
+        return _read_runs(session, or_(*conditions))
 
 
 def stale_mlops_dags() -> list[str]:
@@ -568,17 +569,21 @@ def test_run_status(dag_id: str, run_id: str, task_id: str, key: str) -> TestRun
     return TestRunStatus(str(run.state), run.start_date, run.end_date, results if isinstance(results, dict) else {})
 
 
-def task_timings(dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
-    """Per task: state and duration in seconds (mapped tasks summed over their instances)."""
+def task_timings(keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
+    """Per run (dag_id, run_id), per task: state and duration in seconds (mapped tasks summed over their
+    instances), in one query."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
 
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[tuple[str, str], dict[str, dict[str, Any]]] = {key: {} for key in keys}
     with create_session() as session:
-        rows = session.execute(select(TaskInstance.task_id, TaskInstance.state, TaskInstance.duration)
-                               .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id))
-        for task_id, state, duration in rows:
-            entry = out.setdefault(task_id, {"state": str(state) if state else None, "duration_seconds": 0.0, "instances": 0})
+        rows = session.execute(
+            select(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.task_id, TaskInstance.state,
+                   TaskInstance.duration)
+            .where(tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(keys)))
+        for dag_id, run_id, task_id, state, duration in rows:
+            entry = out.setdefault((dag_id, run_id), {}).setdefault(
+                task_id, {"state": str(state) if state else None, "duration_seconds": 0.0, "instances": 0})
             entry["duration_seconds"] += float(duration or 0)
             entry["instances"] += 1
     return out

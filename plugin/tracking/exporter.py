@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_mlops.services import state_feed, tracking
@@ -45,7 +45,8 @@ class Exporter:
                 if where is None:
                     self.since, wait = None, IDLE_SECONDS
                 else:
-                    self.since = self.since or datetime.now(timezone.utc)
+                    # Switched on at most one idle wait ago: runs that ended since then are sent too.
+                    self.since = self.since or datetime.now(timezone.utc) - timedelta(seconds=IDLE_SECONDS)
                     if state_feed.hold_lease(self.holder, name=LEASE_NAME, seconds=LEASE_SECONDS):
                         tracking.tick(where, self.since)
             except Exception:  # noqa: BLE001 - a database hiccup must not end tracking for good

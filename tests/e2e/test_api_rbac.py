@@ -277,8 +277,10 @@ def test_generated_dag_carries_access_control(e2e, matrix_clients):
     owner = matrix_clients[(OWNER, "bearer")]
     name = unique("acl")
     owner.ok("POST", "/workflows", simple_workflow(name))
-    e2e.api.wait_dag(name)
-    deadline = time.monotonic() + 30  # the dag-processor syncs DAG permissions as it serializes the DAG
+    # By now the stack holds ~270 DAGs, and the dag-processor syncs every new DAG's FAB permissions as it
+    # serializes it: one such sync was seen to hold the next parse back for 48 s on a busy machine.
+    e2e.api.wait_dag(name, timeout=180)
+    deadline = time.monotonic() + 60  # the dag-processor syncs DAG permissions as it serializes the DAG
     wanted = {"Viewer": ("can_read", f"DAG:{name}"), "User": ("can_create", f"DAG Run:{name}")}
     while wanted:
         for role, permission in list(wanted.items()):
