@@ -271,6 +271,12 @@ def get_run(run_id: str) -> RunRecord:
 def get_runs(run_ids: list[str]) -> list[RunRecord]:
     """Runs by id, in that order, with the same few queries however many (compare reads up to 50). A run the
     plugin triggered that Airflow no longer has is what the plugin recorded when it triggered it."""
+    return [record for record, _ in runs_with_outputs(run_ids, outputs=False)]
+
+
+def runs_with_outputs(run_ids: list[str], outputs: bool = True) -> list[tuple[RunRecord, TaskOutputs]]:
+    """:func:`get_runs`, each with what its tasks returned and logged (read once, for the metrics and the
+    learning curves alike; empty without ``outputs`` and for a run Airflow no longer has)."""
     pks: dict[str, int] = {}
     plugin_ids: list[str] = []
     for run_id in run_ids:
@@ -287,19 +293,21 @@ def get_runs(run_ids: list[str]) -> list[RunRecord]:
             stored = {run.id: _record(run, name) for run, name in found}
     rows = airflow_dags.runs_by_key(list(pks.values()), [(r.dag_id, r.dag_run_id) for r in stored.values()])
     resolved = _Resolved.of(rows)
-    records = _records(resolved)
-    by_pk = {r.run.id: record for r, record in zip(resolved, records, strict=True)}
-    by_key = {(record.dag_id, record.dag_run_id): record for record in records}
+    read = airflow_dags.task_outputs([r.run.id for r in resolved]) if outputs else None
+    records = _records(resolved, read)
+    by_pk = {r.run.id: (record, (read or {}).get(r.run.id, TaskOutputs()))
+             for r, record in zip(resolved, records, strict=True)}
+    by_key = {(pair[0].dag_id, pair[0].dag_run_id): pair for pair in by_pk.values()}
     out = []
     for run_id in run_ids:
         if run_id in pks:
-            record = by_pk.get(pks[run_id])
+            pair = by_pk.get(pks[run_id])
         else:
             earlier = stored.get(run_id)
-            record = by_key.get((earlier.dag_id, earlier.dag_run_id), earlier) if earlier else None
-        if record is None:
+            pair = by_key.get((earlier.dag_id, earlier.dag_run_id), (earlier, TaskOutputs())) if earlier else None
+        if pair is None:
             raise NotFound(f"run {run_id} does not exist")
-        out.append(record)
+        out.append(pair)
     return out
 
 
@@ -394,12 +402,14 @@ def _defaults(session: Session, versions: set[tuple[str, int]]) -> dict[tuple[st
     return out
 
 
-def _records(page: list[_Resolved]) -> list[RunRecord]:
-    """The page as records: Airflow's state and tasks, metrics from what finished runs' tasks returned or logged."""
+def _records(page: list[_Resolved], outputs: dict[int, TaskOutputs] | None = None) -> list[RunRecord]:
+    """The page as records: Airflow's state and tasks, metrics from what finished runs' tasks returned or logged
+    (``outputs``, when the caller read them already)."""
     keys = [(r.run.dag_id, r.run.run_id) for r in page]
     tasks = airflow_dags.task_states(keys)
-    outputs = airflow_dags.task_outputs(
-        [r.run.id for r in page if r.run.state in FINISHED and (r.stored is None or r.stored.metrics is None)])
+    if outputs is None:
+        outputs = airflow_dags.task_outputs(
+            [r.run.id for r in page if r.run.state in FINISHED and (r.stored is None or r.stored.metrics is None)])
     out = []
     for r in page:
         run, stored = r.run, r.stored
@@ -448,17 +458,10 @@ def step_series(outputs: TaskOutputs) -> list[dict[str, Any]]:
     return out
 
 
-def outputs_of(records: list[RunRecord]) -> dict[str, TaskOutputs]:
-    """The task outputs of these runs, by run id (empty for a run Airflow no longer has)."""
-    keys = airflow_dags.run_keys([(r.dag_id, r.dag_run_id) for r in records])
-    found = airflow_dags.task_outputs(list(keys.values()))
-    return {r.id: found.get(keys.get((r.dag_id, r.dag_run_id), -1), TaskOutputs()) for r in records}
-
-
 def get_step_metrics(run_id: str) -> dict[str, Any]:
     """A run's learning curves: every series its tasks logged with ``log_metric``."""
-    record = get_run(run_id)
-    return {"run_id": record.id, "series": step_series(outputs_of([record])[record.id])}
+    [(record, outputs)] = runs_with_outputs([run_id])
+    return {"run_id": record.id, "series": step_series(outputs)}
 
 
 def compare(run_ids: list[str]) -> dict[str, Any]:
@@ -466,7 +469,8 @@ def compare(run_ids: list[str]) -> dict[str, Any]:
     between them, task durations, learning curves."""
     if not 2 <= len(run_ids) <= MAX_COMPARE or len(set(run_ids)) != len(run_ids):
         raise InvalidInput([FieldError("query.ids", f"give 2 to {MAX_COMPARE} distinct run ids, comma-separated")])
-    runs = get_runs(run_ids)
+    found = runs_with_outputs(run_ids)
+    runs = [record for record, _ in found]
     names = sorted({k for r in runs for k in r.params})
     params = {name: {r.id: r.params.get(name) for r in runs} for name in names}
     base = runs[0]
@@ -489,7 +493,6 @@ def compare(run_ids: list[str]) -> dict[str, Any]:
     metric_names = sorted({f"{task}.{name}" for r in runs for task, values in (r.metrics or {}).items() for name in values})
     metrics = {m: {r.id: (r.metrics or {}).get(m.split(".", 1)[0], {}).get(m.split(".", 1)[1]) for r in runs}
                for m in metric_names}
-    outputs = outputs_of(runs)
     timings = airflow_dags.task_timings([(r.dag_id, r.dag_run_id) for r in runs])
     return {
         "runs": [r.to_dict() for r in runs],
@@ -501,7 +504,7 @@ def compare(run_ids: list[str]) -> dict[str, Any]:
         "tasks": {r.id: timings[(r.dag_id, r.dag_run_id)] for r in runs},
         "metrics": metrics,
         "differing_metrics": [m for m in metric_names if _differs(metrics[m])],
-        "step_metrics": {r.id: step_series(outputs[r.id]) for r in runs},
+        "step_metrics": {record.id: step_series(outputs) for record, outputs in found},
     }
 
 

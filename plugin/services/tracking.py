@@ -132,8 +132,7 @@ def export_run(client: MlflowClient, key: tuple[str, str]) -> str:
     pk = airflow_dags.run_keys([key]).get(key)
     if pk is None:
         raise NotFound(f"Airflow no longer has run {key[1]} of {key[0]}")
-    record = runs.get_run(f"{runs.AIRFLOW_ID}{pk}")
-    outputs = runs.outputs_of([record])[record.id]
+    [(record, outputs)] = runs.runs_with_outputs([f"{runs.AIRFLOW_ID}{pk}"])
     with transaction() as session:
         row = session.get(TrackedRun, key)
         known_run_id = row.mlflow_run_id if row else None
